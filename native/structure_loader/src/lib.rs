@@ -1,0 +1,23 @@
+//! Load pg_dump plain-format files into PostgreSQL exactly as
+//! `psql -v ON_ERROR_STOP=1 --single-transaction -f FILE` would, without psql.
+//!
+//! The crate has two halves:
+//! - [`Splitter`] turns a dump into the sequence of [`Item`]s psql would act on
+//!   (SQL queries, COPY blocks with their data, meta-commands), streaming from any
+//!   [`std::io::BufRead`] in memory bounded by the largest statement or COPY line.
+//! - the executor ([`load`], [`table_exists`]) runs those items on one connection in one
+//!   transaction through tokio-postgres.
+//!
+//! It knows nothing of the BEAM: the NIF crate is thin glue over this API.
+
+mod encoding;
+mod item;
+mod location;
+mod split_error;
+mod splitter;
+
+pub use encoding::Encoding;
+pub use item::{Item, MetaCommand, SessionEffect, Statement};
+pub use location::Location;
+pub use split_error::{SplitError, SplitErrorKind};
+pub use splitter::{SplitOptions, Splitter};
