@@ -26,9 +26,8 @@ impl Encoding {
             .filter(|c| c.is_ascii_alphanumeric())
             .map(|c| c.to_ascii_lowercase())
             .collect();
-        let single = |e: &'static encoding_rs::Encoding, pg: &'static str| {
-            Some(Encoding::SingleByte(e, pg))
-        };
+        let single =
+            |e: &'static encoding_rs::Encoding, pg: &'static str| Some(Encoding::SingleByte(e, pg));
         match key.as_str() {
             "utf8" | "unicode" => Some(Encoding::Utf8),
             "sqlascii" => Some(Encoding::SqlAscii),
@@ -85,7 +84,9 @@ impl Encoding {
     /// Returns the offset of the first byte with no mapping, if any.
     pub(crate) fn decode_single_byte(&self, bytes: &[u8], out: &mut String) -> Result<(), usize> {
         match self {
-            Encoding::Utf8 | Encoding::SqlAscii => unreachable!("UTF-8 input is validated, not decoded"),
+            Encoding::Utf8 | Encoding::SqlAscii => {
+                unreachable!("UTF-8 input is validated, not decoded")
+            }
             Encoding::Latin1 => {
                 out.extend(bytes.iter().map(|&b| char::from(b)));
                 Ok(())
@@ -116,8 +117,13 @@ impl Encoding {
     }
 }
 
-fn decode_byte(encoding: &'static encoding_rs::Encoding, byte: u8, out: &mut String) -> Result<(), ()> {
-    let (text, had_errors) = encoding.decode_without_bom_handling(&[byte]);
+fn decode_byte(
+    encoding: &'static encoding_rs::Encoding,
+    byte: u8,
+    out: &mut String,
+) -> Result<(), ()> {
+    let bytes = [byte];
+    let (text, had_errors) = encoding.decode_without_bom_handling(&bytes);
     if had_errors {
         return Err(());
     }
@@ -135,14 +141,19 @@ mod tests {
         assert_eq!(Encoding::from_pg_name("utf-8"), Some(Encoding::Utf8));
         assert_eq!(Encoding::from_pg_name("LATIN1"), Some(Encoding::Latin1));
         assert_eq!(Encoding::from_pg_name("iso_8859_1"), Some(Encoding::Latin1));
-        assert_eq!(Encoding::from_pg_name("win1252").unwrap().pg_name(), "WIN1252");
+        assert_eq!(
+            Encoding::from_pg_name("win1252").unwrap().pg_name(),
+            "WIN1252"
+        );
         assert_eq!(Encoding::from_pg_name("EUC_JP"), None);
     }
 
     #[test]
     fn latin1_maps_every_byte_to_the_same_code_point() {
         let mut out = String::new();
-        Encoding::Latin1.decode_single_byte(b"caf\xe9 \x85", &mut out).unwrap();
+        Encoding::Latin1
+            .decode_single_byte(b"caf\xe9 \x85", &mut out)
+            .unwrap();
         assert_eq!(out, "café \u{85}");
     }
 
@@ -150,7 +161,9 @@ mod tests {
     fn win1252_maps_the_c1_range_to_punctuation() {
         let mut out = String::new();
         let win1252 = Encoding::from_pg_name("WIN1252").unwrap();
-        win1252.decode_single_byte(b"\x93q\x94 \x80", &mut out).unwrap();
+        win1252
+            .decode_single_byte(b"\x93q\x94 \x80", &mut out)
+            .unwrap();
         assert_eq!(out, "\u{201c}q\u{201d} \u{20ac}");
     }
 

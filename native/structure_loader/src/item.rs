@@ -29,9 +29,9 @@ pub enum MetaCommand {
     Restrict { key: String },
     /// `\unrestrict KEY` with the key that `\restrict` set.
     Unrestrict { key: String },
-    /// `\connect DBNAME` (pg_dump -C): the executor allows only the database it is
-    /// already connected to.
-    Connect { dbname: String },
+    /// `\connect [DBNAME]` (pg_dump -C): the executor allows only the database it is
+    /// already connected to. `None` (no name, or `-`) means the current database.
+    Connect { dbname: Option<String> },
 }
 
 /// What a statement changes in the session that later splitting or sending depends on.

@@ -10,9 +10,13 @@
 //!
 //! It knows nothing of the BEAM: the NIF crate is thin glue over this API.
 
+mod classify;
 mod encoding;
 mod item;
+mod lexer;
 mod location;
+mod meta;
+mod query;
 mod split_error;
 mod splitter;
 

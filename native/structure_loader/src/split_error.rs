@@ -28,7 +28,11 @@ pub enum SplitErrorKind {
 }
 
 impl SplitError {
-    pub(crate) fn new(kind: SplitErrorKind, location: Location, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        kind: SplitErrorKind,
+        location: Location,
+        message: impl Into<String>,
+    ) -> Self {
         SplitError {
             kind,
             location,

@@ -1,6 +1,15 @@
-use crate::item::Item;
-use crate::split_error::SplitError;
+use crate::classify::{classify, Class, Setting};
+use crate::encoding::Encoding;
+use crate::item::{Item, LineStart, MetaCommand, SessionEffect, Statement};
+use crate::lexer::{Lexer, Stop};
+use crate::location::Location;
+use crate::meta::{self, ParsedMeta};
+use crate::query::{LineCursor, Query};
+use crate::split_error::{SplitError, SplitErrorKind};
 use std::io::BufRead;
+
+/// COPY data is handed out in pieces of about this many bytes (whole lines).
+const COPY_CHUNK_BYTES: usize = 64 * 1024;
 
 /// How the session starts out, as far as splitting is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,16 +27,511 @@ impl Default for SplitOptions {
     }
 }
 
-/// Reads a plain-format dump and yields, in file order, what psql would do with it.
-/// After an error it yields nothing more.
+/// Reads a plain-format dump and yields, in file order, what
+/// `psql -v ON_ERROR_STOP=1 -f FILE` would do with it: the queries it would send (byte
+/// for byte), the COPY data it would stream, and the meta-commands it would run.
+///
+/// Memory stays bounded by the longest query or line, whatever the file's size.
+/// Where psql would send something broken (an unterminated quote at end of file) or run
+/// something unsafe (any meta-command but `\restrict`, `\unrestrict` and `\connect`),
+/// the splitter yields a located [`SplitError`] instead, and nothing after it.
 pub struct Splitter<R> {
     reader: R,
     options: SplitOptions,
+    lexer: Lexer,
+    query: Query,
+    /// The physical line being lexed, without its `\n`, and how far it has been lexed.
+    line: Vec<u8>,
+    position: usize,
+    has_line: bool,
+    cursor: LineCursor,
+    /// Where the next physical line starts.
+    next_line_number: u64,
+    next_line_offset: u64,
+    encoding: Encoding,
+    /// A `standard_conforming_strings` change psql would see from the next line on.
+    pending_standard_strings: Option<bool>,
+    restrict_key: Option<String>,
+    state: State,
+    /// The rest of a COPY statement's line, lexed once the COPY data has been read.
+    line_after_copy: Option<SavedLine>,
+}
+
+enum State {
+    Sql,
+    Copy {
+        rows: u64,
+    },
+    /// The COPY block ended; its `CopyEnd` comes next.
+    CopyEnded {
+        rows: u64,
+        terminated: bool,
+    },
+    Finished,
+}
+
+struct SavedLine {
+    line: Vec<u8>,
+    position: usize,
+    number: u64,
+    file_offset: u64,
 }
 
 impl<R: BufRead> Splitter<R> {
     pub fn new(reader: R, options: SplitOptions) -> Self {
-        Splitter { reader, options }
+        Splitter {
+            reader,
+            options,
+            lexer: Lexer::new(options.standard_conforming_strings),
+            query: Query::default(),
+            line: Vec::new(),
+            position: 0,
+            has_line: false,
+            cursor: LineCursor::default(),
+            next_line_number: 1,
+            next_line_offset: 0,
+            encoding: Encoding::Utf8,
+            pending_standard_strings: None,
+            restrict_key: None,
+            state: State::Sql,
+            line_after_copy: None,
+        }
+    }
+
+    fn next_item(&mut self) -> Result<Option<Item>, SplitError> {
+        loop {
+            match self.state {
+                State::Finished => return Ok(None),
+                State::CopyEnded { rows, terminated } => {
+                    self.state = State::Sql;
+                    if let Some(saved) = self.line_after_copy.take() {
+                        self.restore_line(saved);
+                    }
+                    return Ok(Some(Item::CopyEnd { rows, terminated }));
+                }
+                State::Copy { rows } => return self.copy_data(rows).map(Some),
+                State::Sql => {
+                    if let Some(item) = self.sql_step()? {
+                        return Ok(Some(item));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lexes until a query is complete or a meta-command is read. `Ok(None)` when the
+    /// current line was used up without either.
+    fn sql_step(&mut self) -> Result<Option<Item>, SplitError> {
+        if !self.has_line || self.position >= self.line.len() {
+            if self.has_line {
+                self.has_line = false;
+            }
+            if !self.read_sql_line()? {
+                return self.end_of_file();
+            }
+            if self.line.is_empty() && !self.lexer.in_quote() {
+                // psql skips empty lines outside quotes and comments entirely.
+                return Ok(None);
+            }
+            self.query.begin_line(&self.cursor);
+        }
+        let stop = self
+            .lexer
+            .scan(&self.line, self.position, &mut self.query, &mut self.cursor);
+        match stop {
+            Stop::EndOfLine => {
+                self.position = self.line.len();
+                Ok(None)
+            }
+            Stop::Semicolon(end) => {
+                self.position = end;
+                let end_line = self.cursor.number;
+                self.finish_query(end_line).map(Some)
+            }
+            Stop::Backslash(at) => self.meta_command(at),
+        }
+    }
+
+    /// Reads the next physical line for lexing. `false` at end of file.
+    fn read_sql_line(&mut self) -> Result<bool, SplitError> {
+        if let Some(standard) = self.pending_standard_strings.take() {
+            self.lexer.standard_conforming_strings = standard;
+        }
+        self.line.clear();
+        let read = self.read_line_into_buffer()?;
+        if read == 0 {
+            return Ok(false);
+        }
+        if self.line.last() == Some(&b'\n') {
+            self.line.pop();
+        }
+        self.position = 0;
+        self.has_line = true;
+        Ok(true)
+    }
+
+    /// Appends the next physical line (with its `\n`) to `self.line`, checking what
+    /// must hold for every line: no NUL bytes, and on line 1 a plain-format dump
+    /// (with a UTF-8 byte order mark dropped).
+    fn read_line_into_buffer(&mut self) -> Result<usize, SplitError> {
+        let number = self.next_line_number;
+        let mut file_offset = self.next_line_offset;
+        let start = self.line.len();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.line)
+            .map_err(|error| {
+                SplitError::new(
+                    SplitErrorKind::Io,
+                    Location::new(number, 1, file_offset),
+                    format!("cannot read the file: {error}"),
+                )
+            })?;
+        if read == 0 {
+            return Ok(0);
+        }
+        self.next_line_number += 1;
+        self.next_line_offset += read as u64;
+        if number == 1 {
+            check_plain_format(&self.line[start..])?;
+            if self.line[start..].starts_with(b"\xEF\xBB\xBF") {
+                self.line.drain(start..start + 3);
+                file_offset += 3;
+            }
+        }
+        if let Some(nul) = memchr::memchr(0, &self.line[start..]) {
+            let mut cursor = LineCursor::default();
+            cursor.start_line(number, file_offset, true);
+            return Err(SplitError::new(
+                SplitErrorKind::Encoding,
+                cursor.location(&self.line[start..], nul),
+                "NUL byte in the file: this is not a text SQL file",
+            ));
+        }
+        self.cursor
+            .start_line(number, file_offset, !self.encoding.is_utf8_passthrough());
+        Ok(self.line.len() - start)
+    }
+
+    fn end_of_file(&mut self) -> Result<Option<Item>, SplitError> {
+        self.state = State::Finished;
+        if self.query.is_empty() {
+            return Ok(None);
+        }
+        if let Some((unclosed, opened_at)) = self.lexer.unclosed() {
+            return Err(SplitError::new(
+                SplitErrorKind::Unterminated,
+                opened_at,
+                format!(
+                    "{} at end of file (opened here); psql would send the rest of the file as one broken statement",
+                    unclosed.describe()
+                ),
+            ));
+        }
+        // psql sends a final query that lacks its `;` as it stands.
+        let end_line = self.next_line_number.saturating_sub(1).max(1);
+        self.finish_query(end_line).map(Some)
+    }
+
+    /// Turns the collected query into an item and resets for the next one.
+    fn finish_query(&mut self, end_line: u64) -> Result<Item, SplitError> {
+        let result = self.build_statement(end_line);
+        self.query.clear();
+        self.lexer.reset_query();
+        let (statement, class) = result?;
+        match class {
+            Class::CopyFromStdin => {
+                self.start_copy();
+                Ok(Item::CopyStart(statement))
+            }
+            _ => Ok(Item::Sql(statement)),
+        }
+    }
+
+    fn build_statement(&mut self, end_line: u64) -> Result<(Statement, Class), SplitError> {
+        let (text, line_starts) = self.decode_query()?;
+        let class = classify(&text);
+        let start = self.query.start;
+        let mut effect = None;
+        match &class {
+            Class::CopyFromStdin if self.query.joined => {
+                return Err(SplitError::new(
+                    SplitErrorKind::Unsupported,
+                    start,
+                    "COPY FROM stdin joined to other statements with \\; is not supported; end the COPY statement with a plain ;",
+                ));
+            }
+            Class::CopyToStdout => {
+                return Err(SplitError::new(
+                    SplitErrorKind::Unsupported,
+                    start,
+                    "COPY ... TO STDOUT prints rows, which a loader cannot do; remove it from the file",
+                ));
+            }
+            Class::StandardConformingStrings(setting) if !self.query.joined => {
+                let value = match setting {
+                    Setting::To(value) => Some(*value),
+                    Setting::Default => Some(self.options.standard_conforming_strings),
+                    Setting::Invalid => None,
+                };
+                if let Some(value) = value {
+                    self.pending_standard_strings = Some(value);
+                    effect = Some(SessionEffect::StandardConformingStrings(value));
+                }
+            }
+            Class::ClientEncoding(setting) if !self.query.joined => {
+                let encoding = match setting {
+                    Setting::To(name) => Encoding::from_pg_name(name).ok_or_else(|| {
+                        SplitError::new(
+                            SplitErrorKind::Encoding,
+                            start,
+                            format!(
+                                "client_encoding {name:?} is not supported: StructureLoader reads UTF8, SQL_ASCII and the single-byte encodings (LATIN1-LATIN10, ISO_8859_5-8, WIN866, WIN874, WIN1250-WIN1258, KOI8R, KOI8U)"
+                            ),
+                        )
+                    })?,
+                    Setting::Default | Setting::Invalid => Encoding::Utf8,
+                };
+                self.encoding = encoding;
+                effect = Some(SessionEffect::ClientEncoding(encoding));
+            }
+            _ => {}
+        }
+        let statement = Statement {
+            text,
+            start,
+            end_line,
+            effect,
+            line_starts,
+        };
+        Ok((statement, class))
+    }
+
+    /// The query's text as UTF-8, and where its lines start in that text.
+    fn decode_query(&mut self) -> Result<(String, Vec<LineStart>), SplitError> {
+        let bytes = std::mem::take(&mut self.query.bytes);
+        if self.encoding.is_utf8_passthrough() {
+            return match String::from_utf8(bytes) {
+                Ok(text) => Ok((text, self.query.line_starts.clone())),
+                Err(error) => {
+                    let bad = error.utf8_error().valid_up_to();
+                    let bytes = error.into_bytes();
+                    Err(self.invalid_byte_error(&bytes, bad))
+                }
+            };
+        }
+        // Transcode line by line so that each line's start is known in the new text.
+        let mut text = String::with_capacity(bytes.len() + bytes.len() / 8);
+        let mut line_starts = Vec::with_capacity(self.query.line_starts.len());
+        let mut piece_start = 0;
+        let boundaries = self
+            .query
+            .line_starts
+            .iter()
+            .map(|start| (start.text_offset, Some(*start)))
+            .chain(std::iter::once((bytes.len(), None)));
+        for (piece_end, next_line) in boundaries {
+            if let Err(bad) = self
+                .encoding
+                .decode_single_byte(&bytes[piece_start..piece_end], &mut text)
+            {
+                return Err(self.invalid_byte_error(&bytes, piece_start + bad));
+            }
+            if let Some(next_line) = next_line {
+                line_starts.push(LineStart {
+                    text_offset: text.len(),
+                    ..next_line
+                });
+            }
+            piece_start = piece_end;
+        }
+        Ok((text, line_starts))
+    }
+
+    fn invalid_byte_error(&self, bytes: &[u8], bad: usize) -> SplitError {
+        let statement = Statement {
+            text: String::from_utf8_lossy(&bytes[..bad]).into_owned(),
+            start: self.query.start,
+            end_line: 0,
+            effect: None,
+            line_starts: self.query.line_starts.clone(),
+        };
+        let location = statement.location_of(bad);
+        SplitError::new(
+            SplitErrorKind::Encoding,
+            location,
+            format!(
+                "byte 0x{:02X} (file offset {}) is not valid {}; if the file is in another encoding, put SET client_encoding = '...'; before this point",
+                bytes[bad],
+                location.byte_offset,
+                self.encoding.pg_name()
+            ),
+        )
+    }
+
+    /// Handles the meta-command starting at `self.line[at]`.
+    fn meta_command(&mut self, at: usize) -> Result<Option<Item>, SplitError> {
+        self.query.drop_pending_newline();
+        let location = self.cursor.location(&self.line, at);
+        let parsed = meta::parse(&self.line, at);
+        self.position = parsed.end;
+        let error =
+            |message: String| SplitError::new(SplitErrorKind::MetaCommand, location, message);
+        if self.restrict_key.is_some() && parsed.name != "unrestrict" {
+            return Err(error(
+                "backslash commands are restricted; only \\unrestrict is allowed".to_string(),
+            ));
+        }
+        if parsed.has_backtick {
+            return Err(error(format!(
+                "\\{} with a backquoted shell command is refused: StructureLoader never runs programs",
+                parsed.name
+            )));
+        }
+        let command = self.allowed_meta_command(&parsed).map_err(error)?;
+        Ok(Some(Item::Meta { command, location }))
+    }
+
+    fn allowed_meta_command(&mut self, parsed: &ParsedMeta) -> Result<MetaCommand, String> {
+        let first_argument = parsed.args.first().filter(|arg| !arg.is_empty()).cloned();
+        match parsed.name.as_str() {
+            "restrict" => {
+                let key = first_argument
+                    .ok_or_else(|| "\\restrict: missing required argument".to_string())?;
+                self.restrict_key = Some(key.clone());
+                Ok(MetaCommand::Restrict { key })
+            }
+            "unrestrict" => {
+                let key = first_argument
+                    .ok_or_else(|| "\\unrestrict: missing required argument".to_string())?;
+                match &self.restrict_key {
+                    None => Err("\\unrestrict: not currently in restricted mode".to_string()),
+                    Some(expected) if *expected != key => Err("\\unrestrict: wrong key".to_string()),
+                    Some(_) => {
+                        self.restrict_key = None;
+                        Ok(MetaCommand::Unrestrict { key })
+                    }
+                }
+            }
+            "connect" | "c" => {
+                let mut names = parsed.args.iter().filter(|arg| !arg.starts_with("-reuse-previous"));
+                let dbname = names.next().filter(|name| !name.is_empty() && *name != "-");
+                if dbname.is_some_and(|name| name.contains('=') || name.contains("://")) {
+                    return Err(
+                        "\\connect with a connection string is not supported: StructureLoader loads into the database it was given"
+                            .to_string(),
+                    );
+                }
+                if names.any(|other| other != "-") {
+                    return Err(
+                        "\\connect to another user, host or port is not supported: StructureLoader loads into the database it was given"
+                            .to_string(),
+                    );
+                }
+                Ok(MetaCommand::Connect {
+                    dbname: dbname.cloned(),
+                })
+            }
+            name => Err(format!(
+                "\\{name} is not allowed: StructureLoader runs no shell commands, opens no other files, and honours only \\restrict, \\unrestrict and \\connect to the current database"
+            )),
+        }
+    }
+
+    /// The COPY statement ended: its data starts on the next physical line, and the rest
+    /// of this line is lexed after the data.
+    fn start_copy(&mut self) {
+        if self.has_line && self.position < self.line.len() {
+            self.line_after_copy = Some(SavedLine {
+                line: std::mem::take(&mut self.line),
+                position: self.position,
+                number: self.cursor.number,
+                file_offset: self.cursor.file_offset,
+            });
+        }
+        self.has_line = false;
+        self.state = State::Copy { rows: 0 };
+    }
+
+    fn restore_line(&mut self, saved: SavedLine) {
+        self.line = saved.line;
+        self.position = saved.position;
+        self.has_line = true;
+        self.cursor.start_line(
+            saved.number,
+            saved.file_offset,
+            !self.encoding.is_utf8_passthrough(),
+        );
+    }
+
+    /// Reads COPY data lines up to about [`COPY_CHUNK_BYTES`], stopping at the `\.`
+    /// line (which psql never sends) or at end of file.
+    fn copy_data(&mut self, mut rows: u64) -> Result<Item, SplitError> {
+        self.line.clear();
+        let ended = loop {
+            let start = self.line.len();
+            if self.read_line_into_buffer()? == 0 {
+                break Some(false);
+            }
+            let data_line = &self.line[start..];
+            // psql ends the data only at `\.` followed by a newline.
+            if data_line == b"\\.\n" || data_line == b"\\.\r\n" {
+                self.line.truncate(start);
+                break Some(true);
+            }
+            if !self.encoding.is_utf8_passthrough() {
+                self.transcode_copy_line(start)?;
+            } else if let Err(error) = std::str::from_utf8(&self.line[start..]) {
+                let bad = start + error.valid_up_to();
+                let location = self.cursor.location(&self.line[start..], bad - start);
+                return Err(SplitError::new(
+                    SplitErrorKind::Encoding,
+                    location,
+                    format!(
+                        "byte 0x{:02X} in COPY data (file offset {}) is not valid {}; if the file is in another encoding, put SET client_encoding = '...'; before this point",
+                        self.line[bad],
+                        location.byte_offset,
+                        self.encoding.pg_name()
+                    ),
+                ));
+            }
+            rows += 1;
+            if self.line.len() >= COPY_CHUNK_BYTES {
+                break None;
+            }
+        };
+        self.state = match ended {
+            Some(terminated) => State::CopyEnded { rows, terminated },
+            None => State::Copy { rows },
+        };
+        if self.line.is_empty() {
+            return self
+                .next_item()
+                .map(|item| item.expect("a COPY block always ends with CopyEnd"));
+        }
+        Ok(Item::CopyData(std::mem::take(&mut self.line)))
+    }
+
+    fn transcode_copy_line(&mut self, start: usize) -> Result<(), SplitError> {
+        let mut text = String::with_capacity((self.line.len() - start) * 2);
+        if let Err(bad) = self
+            .encoding
+            .decode_single_byte(&self.line[start..], &mut text)
+        {
+            let location = self.cursor.location(&self.line[start..], bad);
+            return Err(SplitError::new(
+                SplitErrorKind::Encoding,
+                location,
+                format!(
+                    "byte 0x{:02X} in COPY data has no mapping in {}",
+                    self.line[start + bad],
+                    self.encoding.pg_name()
+                ),
+            ));
+        }
+        self.line.truncate(start);
+        self.line.extend_from_slice(text.as_bytes());
+        Ok(())
     }
 }
 
@@ -35,7 +539,28 @@ impl<R: BufRead> Iterator for Splitter<R> {
     type Item = Result<Item, SplitError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let _ = (&mut self.reader, self.options);
-        unimplemented!("splitter under construction")
+        match self.next_item() {
+            Ok(item) => item.map(Ok),
+            Err(error) => {
+                self.state = State::Finished;
+                Some(Err(error))
+            }
+        }
     }
+}
+
+/// Refuses the other pg_dump formats and compressed files with advice.
+fn check_plain_format(first_line: &[u8]) -> Result<(), SplitError> {
+    let message = if first_line.starts_with(b"PGDMP") {
+        "this is a pg_dump custom-format archive, not SQL: restore it with pg_restore, or dump with --format=plain"
+    } else if first_line.starts_with(&[0x1f, 0x8b]) {
+        "this file is gzip-compressed: decompress it first"
+    } else {
+        return Ok(());
+    };
+    Err(SplitError::new(
+        SplitErrorKind::NotPlainFormat,
+        Location::new(1, 1, 0),
+        message,
+    ))
 }
