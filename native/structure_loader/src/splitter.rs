@@ -564,3 +564,247 @@ fn check_plain_format(first_line: &[u8]) -> Result<(), SplitError> {
         message,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(input: &[u8]) -> Result<Vec<Item>, SplitError> {
+        Splitter::new(input, SplitOptions::default()).collect()
+    }
+
+    fn statements(input: &[u8]) -> Vec<Statement> {
+        split(input)
+            .unwrap()
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Sql(statement) | Item::CopyStart(statement) => Some(statement),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn texts(input: &[u8]) -> Vec<String> {
+        statements(input).into_iter().map(|s| s.text).collect()
+    }
+
+    fn error(input: &[u8]) -> (SplitErrorKind, u64, u64, String) {
+        let error = split(input).unwrap_err();
+        let at = error.location();
+        (
+            error.kind(),
+            at.line,
+            at.column,
+            error.message().to_string(),
+        )
+    }
+
+    #[test]
+    fn an_empty_file_or_one_of_comments_yields_nothing() {
+        assert!(split(b"").unwrap().is_empty());
+        assert!(split(b"-- only\n\n   -- comments\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn statements_know_where_they_start_and_end() {
+        let found = statements(b"-- header\n\n  SELECT 1;\nSELECT\n  2\n;");
+        assert_eq!(found[0].start, Location::new(3, 3, 13));
+        assert_eq!(found[0].end_line, 3);
+        assert_eq!(found[1].start, Location::new(4, 1, 23));
+        assert_eq!(found[1].end_line, 6);
+    }
+
+    #[test]
+    fn positions_in_the_text_map_back_to_the_file_across_dropped_empty_lines() {
+        let found = statements(b"SELECT\n\n\n  nosuchcol\nFROM t;\n");
+        let text = &found[0].text;
+        assert_eq!(text, "SELECT\n  nosuchcol\nFROM t;");
+        let column_name = text.find("nosuchcol").unwrap();
+        assert_eq!(found[0].location_of(column_name), Location::new(4, 3, 11));
+        // Server error positions count characters from 1.
+        assert_eq!(
+            found[0].location_of_char(column_name + 1),
+            Location::new(4, 3, 11)
+        );
+    }
+
+    #[test]
+    fn columns_count_characters_not_bytes() {
+        let found = statements("SELECT 'é'; SELECT 2;".as_bytes());
+        assert_eq!(found[1].start.column, 13);
+        assert_eq!(found[1].start.byte_offset, 13);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_but_counted_in_offsets() {
+        let found = statements(b"\xEF\xBB\xBFSELECT 1;");
+        assert_eq!(found[0].text, "SELECT 1;");
+        assert_eq!(found[0].start, Location::new(1, 1, 3));
+    }
+
+    #[test]
+    fn standard_conforming_strings_off_changes_lexing_from_the_next_line() {
+        let input = b"SET standard_conforming_strings = off;\nSELECT 'a\\'; b';\nSET standard_conforming_strings = on;\nSELECT 'c\\'; SELECT 1;\n";
+        let found = statements(input);
+        assert_eq!(
+            found.iter().map(|s| s.text.as_str()).collect::<Vec<_>>(),
+            [
+                "SET standard_conforming_strings = off;",
+                "SELECT 'a\\'; b';",
+                "SET standard_conforming_strings = on;",
+                "SELECT 'c\\';",
+                "SELECT 1;"
+            ]
+        );
+        assert_eq!(
+            found[0].effect,
+            Some(SessionEffect::StandardConformingStrings(false))
+        );
+    }
+
+    #[test]
+    fn the_server_setting_at_the_start_is_honoured() {
+        let options = SplitOptions {
+            standard_conforming_strings: false,
+        };
+        let items: Vec<Item> = Splitter::new(&b"SELECT 'a\\'; b';"[..], options)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(matches!(&items[..], [Item::Sql(s)] if s.text == "SELECT 'a\\'; b';"));
+    }
+
+    #[test]
+    fn a_latin1_file_is_transcoded_from_the_statement_after_its_set() {
+        let found = statements(b"SET client_encoding = 'LATIN1';\nSELECT 'caf\xe9';\nCOPY t FROM stdin;\n\xe9t\xe9\n\\.\n");
+        assert_eq!(
+            found[0].effect,
+            Some(SessionEffect::ClientEncoding(Encoding::Latin1))
+        );
+        assert_eq!(found[1].text, "SELECT 'café';");
+        let items = split(b"SET client_encoding = 'LATIN1';\nCOPY t FROM stdin;\n\xe9t\xe9\n\\.\n")
+            .unwrap();
+        assert_eq!(items[2], Item::CopyData("été\n".as_bytes().to_vec()));
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_line_and_column() {
+        let (kind, line, column, message) = error(b"SELECT 1;\nSELECT 'ab\xe9';\n");
+        assert_eq!((kind, line, column), (SplitErrorKind::Encoding, 2, 11));
+        assert!(
+            message.contains("byte 0xE9 (file offset 20) is not valid UTF8"),
+            "{message}"
+        );
+        let (kind, line, column, _) = error(b"COPY t FROM stdin;\nok\nb\xffd\n\\.\n");
+        assert_eq!((kind, line, column), (SplitErrorKind::Encoding, 3, 2));
+    }
+
+    #[test]
+    fn an_encoding_we_cannot_transcode_is_refused_at_its_set() {
+        let (kind, line, column, message) = error(b"\n  SET client_encoding = 'SJIS';\nSELECT 1;");
+        assert_eq!((kind, line, column), (SplitErrorKind::Encoding, 2, 3));
+        assert!(message.contains("\"SJIS\" is not supported"), "{message}");
+    }
+
+    #[test]
+    fn nul_bytes_and_other_formats_are_refused() {
+        let (kind, line, column, _) = error(b"SELECT 1;\nSEL\0ECT 2;\n");
+        assert_eq!((kind, line, column), (SplitErrorKind::Encoding, 2, 4));
+        let (kind, _, _, message) = error(b"PGDMP\x01\x0e\x00");
+        assert_eq!(kind, SplitErrorKind::NotPlainFormat);
+        assert!(message.contains("pg_restore"), "{message}");
+        let (kind, _, _, message) = error(b"\x1f\x8b\x08\x00");
+        assert_eq!(kind, SplitErrorKind::NotPlainFormat);
+        assert!(message.contains("gzip"), "{message}");
+    }
+
+    #[test]
+    fn connect_names_the_database_or_none() {
+        let connect = |input: &[u8]| match &split(input).unwrap()[..] {
+            [Item::Meta { command, .. }] => command.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            connect(b"\\connect lexsrc\n"),
+            MetaCommand::Connect {
+                dbname: Some("lexsrc".into())
+            }
+        );
+        assert_eq!(
+            connect(b"\\connect -reuse-previous=on \"dbname\"\n"),
+            MetaCommand::Connect {
+                dbname: Some("dbname".into())
+            }
+        );
+        assert_eq!(connect(b"\\c\n"), MetaCommand::Connect { dbname: None });
+        let (kind, _, _, message) = error(b"\\connect \"dbname='x' host=evil\"\n");
+        assert_eq!(kind, SplitErrorKind::MetaCommand);
+        assert!(message.contains("connection string"), "{message}");
+        let (_, _, _, message) = error(b"\\c db other_user\n");
+        assert!(message.contains("another user"), "{message}");
+    }
+
+    #[test]
+    fn shell_escapes_are_refused_without_running_anything() {
+        for input in [
+            &b"\\! touch /tmp/sentinel\n"[..],
+            b"\\i /etc/passwd\n",
+            b"\\o /tmp/out\n",
+            b"\\copy t from '/tmp/x'\n",
+            b"\\set x `id`\n",
+            b"\\gexec\n",
+        ] {
+            let (kind, line, column, _) = error(input);
+            assert_eq!((kind, line, column), (SplitErrorKind::MetaCommand, 1, 1));
+        }
+        let (_, _, _, message) = error(b"\\restrict `touch /tmp/sentinel`\n");
+        assert!(message.contains("backquoted shell command"), "{message}");
+    }
+
+    #[test]
+    fn a_meta_command_on_its_own_line_leaves_the_query_unchanged() {
+        assert_eq!(
+            texts(b"\\restrict k\nSELECT 1\n\\unrestrict k\n;\n"),
+            ["SELECT 1\n;"]
+        );
+    }
+
+    #[test]
+    fn copy_data_comes_in_bounded_chunks_of_whole_lines() {
+        let row = "x".repeat(999) + "\n";
+        let mut input = b"COPY t FROM stdin;\n".to_vec();
+        for _ in 0..200 {
+            input.extend_from_slice(row.as_bytes());
+        }
+        input.extend_from_slice(b"\\.\nSELECT 1;\n");
+        let items = split(&input).unwrap();
+        let chunks: Vec<usize> = items
+            .iter()
+            .filter_map(|item| match item {
+                Item::CopyData(chunk) => Some(chunk.len()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(chunks, [66_000, 66_000, 66_000, 2_000]);
+        assert!(matches!(
+            items[items.len() - 2],
+            Item::CopyEnd {
+                rows: 200,
+                terminated: true
+            }
+        ));
+        assert!(matches!(&items[items.len() - 1], Item::Sql(s) if s.text == "SELECT 1;"));
+    }
+
+    #[test]
+    fn copy_to_stdout_is_refused() {
+        let (kind, line, column, _) = error(b"SELECT 1;\n COPY t TO stdout;\n");
+        assert_eq!((kind, line, column), (SplitErrorKind::Unsupported, 2, 2));
+    }
+
+    #[test]
+    fn nothing_more_is_yielded_after_an_error() {
+        let mut splitter = Splitter::new(&b"\\echo hi\nSELECT 1;\n"[..], SplitOptions::default());
+        assert!(splitter.next().unwrap().is_err());
+        assert!(splitter.next().is_none());
+    }
+}
