@@ -20,8 +20,25 @@ mod query;
 mod split_error;
 mod splitter;
 
+mod check;
+mod connect;
+mod dump_file;
+mod executor;
+mod load_error;
+mod notice;
+mod session;
+mod statement_kind;
+mod survey;
+mod table;
+
+pub use check::{check, CheckSummary};
+pub use connect::ConnectOptions;
 pub use encoding::Encoding;
+pub use executor::{load, LoadOptions, LoadSummary};
 pub use item::{Item, MetaCommand, SessionEffect, Statement};
+pub use load_error::{ErrorReason, LoadError};
 pub use location::Location;
+pub use notice::Notice;
 pub use split_error::{SplitError, SplitErrorKind};
 pub use splitter::{SplitOptions, Splitter};
+pub use table::{table_exists, TableRef};

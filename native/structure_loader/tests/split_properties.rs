@@ -60,7 +60,7 @@ proptest! {
                 }
                 Ok(Item::Sql(statement)) | Ok(Item::CopyStart(statement)) => {
                     let offset = statement.start.byte_offset;
-                    prop_assert!(last_offset.map_or(true, |last| offset > last), "reordered");
+                    prop_assert!(last_offset.is_none_or(|last| offset > last), "reordered");
                     last_offset = Some(offset);
                     // Up to its first line break or escape, the text is the file's text.
                     let head: String = statement.text.chars().take_while(|&c| c != '\n' && c != ';' && c != ':').collect();

@@ -1,0 +1,257 @@
+//! Loading a dump: every item the splitter yields, in order, on one connection, in one
+//! transaction.
+
+use crate::connect::ConnectOptions;
+use crate::dump_file::DumpFile;
+use crate::item::{Item, SessionEffect, Statement};
+use crate::load_error::LoadError;
+use crate::notice::Notice;
+use crate::session::{block_on, CopyIn, Session};
+use crate::splitter::{SplitOptions, Splitter};
+use crate::statement_kind::{classify, StatementKind};
+use crate::survey::{survey, vet, PreambleSetting};
+use crate::table::{self, TableRef};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use tokio_postgres::types::Type;
+
+/// How to load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Send pg_dump preamble settings the server does not know, failing the load as psql
+    /// would, instead of skipping them with a warning.
+    pub strict_settings: bool,
+    /// Load only if this table (Ecto's migrations table) does not exist yet, deciding
+    /// under a transaction-scoped advisory lock so concurrent callers load exactly once.
+    pub if_absent: Option<TableRef>,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadSummary {
+    /// `false` when [`LoadOptions::if_absent`] found the table: nothing was sent.
+    pub loaded: bool,
+    /// SQL statements sent, including `COPY` statements.
+    pub statements: u64,
+    pub copy_blocks: u64,
+    /// Rows the server stored from COPY data.
+    pub copy_rows: u64,
+    /// `\restrict`, `\unrestrict` and `\connect` lines honoured.
+    pub meta_commands: u64,
+    /// Preamble settings skipped because the server does not know them, in file order.
+    pub skipped_settings: Vec<String>,
+}
+
+/// Loads the pg_dump plain-format file at `path` into the database `conn` names, as
+/// `psql -v ON_ERROR_STOP=1 --single-transaction -f PATH` would, except that:
+///
+/// - the whole file is split before anything is sent, so a file that cannot be split or
+///   holds a refused meta-command (see [`crate::Splitter`]) changes nothing;
+/// - the load is one transaction even when the file has its own `BEGIN;`/`COMMIT;`
+///   (they are not sent); a `ROLLBACK`/`ABORT` in the file is refused;
+/// - `\connect` is allowed only to the database already connected to;
+/// - settings in the leading run of `SET`/`set_config` statements that the server does
+///   not know are skipped with a WARNING notice, unless [`LoadOptions::strict_settings`].
+///
+/// Every server notice, and every skipped setting, goes to `on_notice` as it happens.
+/// On any error the transaction is rolled back and the error says where in the file it
+/// happened: at the server's error position when it gives one, else at the statement's
+/// start, or at the failing COPY data line.
+pub fn load(
+    path: &Path,
+    conn: &ConnectOptions,
+    options: &LoadOptions,
+    on_notice: &mut dyn FnMut(Notice),
+) -> Result<LoadSummary, LoadError> {
+    let dump = DumpFile::open(path)?;
+    block_on(async {
+        let mut session = Session::connect(conn, on_notice).await?;
+        let loaded = Load {
+            session: &mut session,
+            dump: &dump,
+            options,
+            skip: HashMap::new(),
+            summary: LoadSummary::default(),
+        }
+        .run()
+        .await;
+        if loaded.is_err() {
+            session.rollback().await;
+        }
+        session.close().await;
+        loaded
+    })?
+}
+
+/// One load in progress.
+struct Load<'a, 'n> {
+    session: &'a mut Session<'n>,
+    dump: &'a DumpFile,
+    options: &'a LoadOptions,
+    /// Preamble settings not to send, by the byte offset of their statement.
+    skip: HashMap<u64, String>,
+    summary: LoadSummary,
+}
+
+impl Load<'_, '_> {
+    async fn run(mut self) -> Result<LoadSummary, LoadError> {
+        let (database, split_options) = self.server_state().await?;
+        let found = survey(self.dump.reader()?, split_options, Some(&database))
+            .map_err(|error| error.in_file(self.dump.path()))?;
+        if !self.options.strict_settings {
+            self.skip = self.unknown_settings(&found.preamble_settings).await?;
+        }
+        self.session.execute("BEGIN").await?;
+        if let Some(table) = &self.options.if_absent {
+            table::lock(self.session, table).await?;
+            let schema = table.schema.as_deref();
+            if table::exists(self.session, schema, &table.table).await? {
+                self.session.execute("COMMIT").await?;
+                return Ok(self.summary);
+            }
+        }
+        self.send_all(split_options, &database).await?;
+        self.session
+            .execute("COMMIT")
+            .await
+            .map_err(|error| error.in_file(self.dump.path()))?;
+        self.summary.loaded = true;
+        Ok(self.summary)
+    }
+
+    /// The connected database, and how the splitter must start given the server's
+    /// `standard_conforming_strings`.
+    async fn server_state(&mut self) -> Result<(String, SplitOptions), LoadError> {
+        let rows = self
+            .session
+            .query(
+                "SELECT current_database()::text, current_setting('standard_conforming_strings')",
+                &[],
+            )
+            .await?;
+        let database: String = rows[0].get(0);
+        let standard_conforming_strings: String = rows[0].get(1);
+        Ok((
+            database,
+            SplitOptions {
+                standard_conforming_strings: standard_conforming_strings == "on",
+            },
+        ))
+    }
+
+    /// The preamble settings the server does not know, asked in one query, by the byte
+    /// offset of the statement that sets them.
+    async fn unknown_settings(
+        &mut self,
+        settings: &[PreambleSetting],
+    ) -> Result<HashMap<u64, String>, LoadError> {
+        if settings.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let names: Vec<&str> = settings
+            .iter()
+            .map(|setting| setting.name.as_str())
+            .collect();
+        let rows = self
+            .session
+            .query(
+                "SELECT wanted FROM unnest($1) AS wanted \
+                 WHERE wanted NOT IN (SELECT name FROM pg_settings)",
+                &[(&names, Type::TEXT_ARRAY)],
+            )
+            .await?;
+        let unknown: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
+        Ok(settings
+            .iter()
+            .filter(|setting| unknown.contains(&setting.name))
+            .map(|setting| (setting.start.byte_offset, setting.name.clone()))
+            .collect())
+    }
+
+    /// Runs every item of the dump, in order.
+    async fn send_all(&mut self, options: SplitOptions, database: &str) -> Result<(), LoadError> {
+        let dump = self.dump;
+        let in_file = |error: LoadError| error.in_file(dump.path());
+        let mut copy: Option<(Statement, CopyIn)> = None;
+        for item in Splitter::new(dump.reader()?, options) {
+            // The survey saw the same bytes, but the safety checks cost nothing to repeat.
+            let item = item.map_err(|error| in_file(LoadError::split(&error)))?;
+            vet(&item, Some(database)).map_err(in_file)?;
+            match item {
+                Item::Sql(statement) => self.execute(statement).await.map_err(in_file)?,
+                Item::CopyStart(statement) => {
+                    copy = Some(self.start_copy(statement).await.map_err(in_file)?);
+                }
+                Item::CopyData(data) => {
+                    let (statement, copy) = copy.as_mut().ok_or_else(copy_outside_block)?;
+                    self.session
+                        .copy_data(copy, data)
+                        .await
+                        .map_err(|error| in_file(error.in_copy(statement)))?;
+                }
+                Item::CopyEnd { .. } => {
+                    let (statement, mut copy) = copy.take().ok_or_else(copy_outside_block)?;
+                    let rows = self
+                        .session
+                        .finish_copy(&mut copy)
+                        .await
+                        .map_err(|error| in_file(error.in_copy(&statement)))?;
+                    self.summary.copy_blocks += 1;
+                    self.summary.copy_rows += rows;
+                }
+                Item::Meta { .. } => self.summary.meta_commands += 1,
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one statement, unless it is one the load leaves out.
+    async fn execute(&mut self, statement: Statement) -> Result<(), LoadError> {
+        if let Some(SessionEffect::ClientEncoding(encoding)) = statement.effect {
+            log::debug!(
+                "line {}: not sending the client encoding: the splitter transcodes {} to UTF-8",
+                statement.start.line,
+                encoding.pg_name()
+            );
+            return Ok(());
+        }
+        if classify(&statement.text) == StatementKind::TransactionControl {
+            log::debug!(
+                "line {}: not sending {:?}: the load is one transaction",
+                statement.start.line,
+                statement.text
+            );
+            return Ok(());
+        }
+        if let Some(name) = self.skip.get(&statement.start.byte_offset) {
+            self.session.notify(Notice::warning(
+                format!("skipped SET {name}: the server does not know this setting"),
+                statement.start.line,
+            ));
+            self.summary.skipped_settings.push(name.clone());
+            return Ok(());
+        }
+        self.session.set_notice_line(Some(statement.start.line));
+        self.session
+            .execute(&statement.text)
+            .await
+            .map_err(|error| error.in_statement(&statement))?;
+        self.summary.statements += 1;
+        Ok(())
+    }
+
+    async fn start_copy(&mut self, statement: Statement) -> Result<(Statement, CopyIn), LoadError> {
+        self.session.set_notice_line(Some(statement.start.line));
+        let copy = self
+            .session
+            .copy_in(&statement.text)
+            .await
+            .map_err(|error| error.in_statement(&statement))?;
+        self.summary.statements += 1;
+        Ok((statement, copy))
+    }
+}
+
+fn copy_outside_block() -> LoadError {
+    LoadError::internal("the splitter yielded COPY data outside a COPY block")
+}

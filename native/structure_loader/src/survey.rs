@@ -1,0 +1,108 @@
+//! A first pass over a dump that sends nothing: it proves the whole file splits and holds
+//! nothing the loader refuses before the first statement reaches the server, counts what
+//! is in it, and finds the pg_dump preamble settings to check against the server.
+
+use crate::item::{Item, MetaCommand, Statement};
+use crate::load_error::{ErrorReason, LoadError};
+use crate::location::Location;
+use crate::splitter::{SplitOptions, Splitter};
+use crate::statement_kind::{classify, StatementKind};
+use std::io::BufRead;
+
+/// What a dump holds.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct Survey {
+    /// SQL statements, including `COPY` statements.
+    pub(crate) statements: u64,
+    pub(crate) copy_blocks: u64,
+    pub(crate) copy_rows: u64,
+    pub(crate) meta_commands: u64,
+    /// The plain-named settings in the leading run of `SET`/`set_config` statements,
+    /// in file order. Custom settings (`myapp.x`) are left out: any server takes them.
+    pub(crate) preamble_settings: Vec<PreambleSetting>,
+}
+
+/// A setting the dump's preamble sets, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PreambleSetting {
+    pub(crate) name: String,
+    pub(crate) start: Location,
+}
+
+/// Splits all of `reader`. `database` is the database the load is connected to, for
+/// checking `\connect`; `None` (no connection) accepts any `\connect` target.
+///
+/// Errors carry no path; the caller knows it.
+pub(crate) fn survey(
+    reader: impl BufRead,
+    options: SplitOptions,
+    database: Option<&str>,
+) -> Result<Survey, LoadError> {
+    let mut survey = Survey::default();
+    let mut in_preamble = true;
+    for item in Splitter::new(reader, options) {
+        let item = item.map_err(|error| LoadError::split(&error))?;
+        vet(&item, database)?;
+        match item {
+            Item::Sql(statement) => {
+                survey.statements += 1;
+                match classify(&statement.text) {
+                    StatementKind::Setting(name) if in_preamble => {
+                        if let Some(name) = name.filter(|name| !name.contains('.')) {
+                            survey.preamble_settings.push(PreambleSetting {
+                                name,
+                                start: statement.start,
+                            });
+                        }
+                    }
+                    _ => in_preamble = false,
+                }
+            }
+            Item::CopyStart(_) => {
+                survey.statements += 1;
+                survey.copy_blocks += 1;
+                in_preamble = false;
+            }
+            Item::CopyData(_) => {}
+            Item::CopyEnd { rows, .. } => survey.copy_rows += rows,
+            Item::Meta { .. } => survey.meta_commands += 1,
+        }
+    }
+    Ok(survey)
+}
+
+/// Refuses what the splitter accepts but the loader must not run: a `ROLLBACK` of the
+/// load's own transaction, and `\connect` to another database than `database`.
+pub(crate) fn vet(item: &Item, database: Option<&str>) -> Result<(), LoadError> {
+    match item {
+        Item::Sql(statement) if classify(&statement.text) == StatementKind::Rollback => {
+            Err(refused_rollback(statement))
+        }
+        Item::Meta {
+            command: MetaCommand::Connect {
+                dbname: Some(dbname),
+            },
+            location,
+        } => match database {
+            Some(database) if database != dbname => Err(LoadError::new(
+                ErrorReason::MetaCommand,
+                format!(
+                    "\\connect {dbname} is refused: the load runs on database \"{database}\" \
+                     and only reconnecting to that same database is allowed"
+                ),
+            )
+            .at(*location)),
+            _ => Ok(()),
+        },
+        _ => Ok(()),
+    }
+}
+
+fn refused_rollback(statement: &Statement) -> LoadError {
+    LoadError::new(
+        ErrorReason::Parse,
+        "the dump rolls back its own transaction, which the loader refuses: the whole \
+         file loads as one transaction",
+    )
+    .in_statement(statement)
+}

@@ -1,0 +1,127 @@
+//! `StructureLoader.Native`: the NIFs over the `structure_loader` crate.
+//!
+//! Every NIF runs on a dirty I/O scheduler and returns `{:ok, value}` or
+//! `{:error, error_map}`; it never raises. Malformed arguments and Rust panics come back as
+//! `{:error, %{reason: :internal, ...}}` rather than as `badarg` or `nif_panicked`
+//! exceptions, which would also put the arguments (the password) in a stacktrace.
+
+mod terms;
+
+use rustler::{Binary, Encoder, Env, LocalPid, Term};
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::Path;
+use structure_loader::{ConnectOptions, LoadError, LoadOptions};
+use terms::{CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
+
+rustler::atoms! {
+    ok,
+    error,
+    structure_loader_notice,
+}
+
+const LOAD_OPTS_SHAPE: &str =
+    "%{strict_settings: boolean, if_absent: nil | %{schema: String.t() | nil, table: String.t()}}";
+
+/// `structure_load(path, conn, opts, notify)`: loads the dump, sending each notice to
+/// `notify` as `{:structure_loader_notice, notice_map}` while it runs.
+#[rustler::nif(schedule = "DirtyIo")]
+fn structure_load<'a>(
+    env: Env<'a>,
+    path: Term<'a>,
+    conn: Term<'a>,
+    opts: Term<'a>,
+    notify: Term<'a>,
+) -> Term<'a> {
+    reply(env, || {
+        let path = decode_path(path)?;
+        let conn = decode_conn(conn)?;
+        let opts: LoadOptions = opts
+            .decode::<LoadOptsArg>()
+            .map_err(|_| invalid_argument("opts", LOAD_OPTS_SHAPE))?
+            .into();
+        let notify: LocalPid = notify
+            .decode()
+            .map_err(|_| invalid_argument("notify", "a local pid"))?;
+        // Sent through the calling process's own environment: this runs on a dirty
+        // scheduler thread, where `OwnedEnv::send_and_clear` refuses to work.
+        let mut on_notice = |notice| {
+            // A notify process that has gone away just misses the notices.
+            let _ = env.send(
+                &notify,
+                (structure_loader_notice(), NoticeTerm::from(notice)),
+            );
+        };
+        structure_loader::load(&path, &conn, &opts, &mut on_notice).map(SummaryTerm::from)
+    })
+}
+
+/// `table_exists(conn, schema, table)`: whether the table exists, `schema` `nil` meaning
+/// `current_schema()`.
+#[rustler::nif(schedule = "DirtyIo")]
+fn table_exists<'a>(env: Env<'a>, conn: Term<'a>, schema: Term<'a>, table: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let conn = decode_conn(conn)?;
+        let schema: Option<String> = schema
+            .decode()
+            .map_err(|_| invalid_argument("schema", "a string or nil"))?;
+        let table: String = table
+            .decode()
+            .map_err(|_| invalid_argument("table", "a string"))?;
+        structure_loader::table_exists(&conn, schema.as_deref(), &table)
+    })
+}
+
+/// `check(path)`: splits the dump without any database.
+#[rustler::nif(schedule = "DirtyIo")]
+fn check<'a>(env: Env<'a>, path: Term<'a>) -> Term<'a> {
+    reply(env, || {
+        let path = decode_path(path)?;
+        structure_loader::check(&path).map(CheckTerm::from)
+    })
+}
+
+/// Runs `work`, turning its result, or a panic, into `{:ok, value}` / `{:error, map}`.
+fn reply<'a, T: Encoder>(env: Env<'a>, work: impl FnOnce() -> Result<T, LoadError>) -> Term<'a> {
+    let result = catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|message| message.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic payload".to_owned());
+        Err(LoadError::internal(format!(
+            "the native loader panicked: {message}"
+        )))
+    });
+    match result {
+        Ok(value) => (ok(), value).encode(env),
+        Err(failure) => (error(), ErrorTerm::new(env, &failure)).encode(env),
+    }
+}
+
+/// Paths are binaries: any bytes, as file names on Unix.
+fn decode_path(term: Term) -> Result<std::path::PathBuf, LoadError> {
+    let bytes: Binary = term
+        .decode()
+        .map_err(|_| invalid_argument("path", "a binary"))?;
+    Ok(Path::new(OsStr::from_bytes(bytes.as_slice())).to_owned())
+}
+
+fn decode_conn(term: Term) -> Result<ConnectOptions, LoadError> {
+    let conn: ConnArg = term.decode().map_err(|_| {
+        invalid_argument(
+            "conn",
+            "%{host, port, user, password, dbname, connect_timeout_ms, parameters}",
+        )
+    })?;
+    ConnectOptions::try_from(conn).map_err(|(name, expected)| invalid_argument(name, expected))
+}
+
+/// A malformed argument is a bug in the Elixir wrapper; the message names the argument
+/// but never shows its value (it may hold the password).
+fn invalid_argument(name: &str, expected: &str) -> LoadError {
+    LoadError::internal(format!("invalid NIF argument {name}: expected {expected}"))
+}
+
+rustler::init!("Elixir.StructureLoader.Native");

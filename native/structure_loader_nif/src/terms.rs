@@ -1,0 +1,170 @@
+//! The maps that cross the BEAM boundary, and their conversion to and from the core
+//! crate's types. Field names are the map keys of the NIF contract.
+
+use rustler::{Atom, NifMap};
+use std::time::Duration;
+use structure_loader::{
+    CheckSummary, ConnectOptions, LoadError, LoadOptions, LoadSummary, Notice, TableRef,
+};
+
+/// `conn`: every key present, `nil` where absent.
+#[derive(NifMap)]
+pub struct ConnArg {
+    host: String,
+    // Integers are decoded wide and range-checked here: rustler's narrow decoders wrap.
+    port: i64,
+    user: String,
+    password: Option<String>,
+    dbname: String,
+    connect_timeout_ms: i64,
+    parameters: Vec<(String, String)>,
+}
+
+impl TryFrom<ConnArg> for ConnectOptions {
+    /// Which field is out of range and what it must be.
+    type Error = (&'static str, &'static str);
+
+    fn try_from(conn: ConnArg) -> Result<Self, Self::Error> {
+        let port = u16::try_from(conn.port)
+            .ok()
+            .filter(|&port| port > 0)
+            .ok_or(("conn.port", "an integer from 1 to 65535"))?;
+        let connect_timeout_ms = u64::try_from(conn.connect_timeout_ms)
+            .ok()
+            .filter(|&ms| ms > 0)
+            .ok_or(("conn.connect_timeout_ms", "a positive integer"))?;
+        Ok(ConnectOptions {
+            host: conn.host,
+            port,
+            user: conn.user,
+            password: conn.password,
+            dbname: conn.dbname,
+            connect_timeout: Duration::from_millis(connect_timeout_ms),
+            parameters: conn.parameters,
+        })
+    }
+}
+
+/// `opts` of `structure_load`.
+#[derive(NifMap)]
+pub struct LoadOptsArg {
+    strict_settings: bool,
+    if_absent: Option<TableArg>,
+}
+
+#[derive(NifMap)]
+pub struct TableArg {
+    schema: Option<String>,
+    table: String,
+}
+
+impl From<LoadOptsArg> for LoadOptions {
+    fn from(opts: LoadOptsArg) -> Self {
+        LoadOptions {
+            strict_settings: opts.strict_settings,
+            if_absent: opts.if_absent.map(|table| TableRef {
+                schema: table.schema,
+                table: table.table,
+            }),
+        }
+    }
+}
+
+#[derive(NifMap)]
+pub struct SummaryTerm {
+    loaded: bool,
+    statements: u64,
+    copy_blocks: u64,
+    copy_rows: u64,
+    meta_commands: u64,
+    skipped_settings: Vec<String>,
+}
+
+impl From<LoadSummary> for SummaryTerm {
+    fn from(summary: LoadSummary) -> Self {
+        SummaryTerm {
+            loaded: summary.loaded,
+            statements: summary.statements,
+            copy_blocks: summary.copy_blocks,
+            copy_rows: summary.copy_rows,
+            meta_commands: summary.meta_commands,
+            skipped_settings: summary.skipped_settings,
+        }
+    }
+}
+
+#[derive(NifMap)]
+pub struct CheckTerm {
+    statements: u64,
+    copy_blocks: u64,
+    copy_rows: u64,
+    meta_commands: u64,
+    pg_dump_version: Option<String>,
+}
+
+impl From<CheckSummary> for CheckTerm {
+    fn from(summary: CheckSummary) -> Self {
+        CheckTerm {
+            statements: summary.statements,
+            copy_blocks: summary.copy_blocks,
+            copy_rows: summary.copy_rows,
+            meta_commands: summary.meta_commands,
+            pg_dump_version: summary.pg_dump_version,
+        }
+    }
+}
+
+#[derive(NifMap)]
+pub struct NoticeTerm {
+    severity: String,
+    message: String,
+    detail: Option<String>,
+    hint: Option<String>,
+    line: Option<u64>,
+}
+
+impl From<Notice> for NoticeTerm {
+    fn from(notice: Notice) -> Self {
+        NoticeTerm {
+            severity: notice.severity,
+            message: notice.message,
+            detail: notice.detail,
+            hint: notice.hint,
+            line: notice.line,
+        }
+    }
+}
+
+#[derive(NifMap)]
+pub struct ErrorTerm {
+    reason: Atom,
+    message: String,
+    path: Option<String>,
+    line: Option<u64>,
+    column: Option<u64>,
+    statement: Option<String>,
+    sqlstate: Option<String>,
+    severity: Option<String>,
+    detail: Option<String>,
+    hint: Option<String>,
+    position: Option<usize>,
+}
+
+impl ErrorTerm {
+    /// `reason` becomes an atom, so this needs an environment (any one will do).
+    pub fn new(env: rustler::Env, error: &LoadError) -> Self {
+        ErrorTerm {
+            reason: Atom::from_str(env, error.reason().as_str()).expect("reasons are valid atoms"),
+            message: error.message().to_owned(),
+            path: error.path().map(|path| path.display().to_string()),
+            line: error.line(),
+            column: error.column(),
+            statement: error.statement().map(str::to_owned),
+            sqlstate: error.sqlstate().map(str::to_owned),
+            severity: error.severity().map(str::to_owned),
+            detail: error.detail().map(str::to_owned),
+            hint: error.hint().map(str::to_owned),
+            position: error.position(),
+        }
+    }
+}
