@@ -63,6 +63,21 @@ fn first_word(text: &str) -> Option<String> {
     (!word.is_empty()).then(|| word.to_ascii_lowercase())
 }
 
+/// Whether the server finds nothing to run in `text`: only whitespace, comments and `;`.
+pub(crate) fn is_blank(text: &str) -> bool {
+    let mut rest = text;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ';');
+        if let Some(after) = rest.strip_prefix("--") {
+            rest = after.split_once('\n').map_or("", |(_, next)| next);
+        } else if rest.starts_with("/*") {
+            rest = skip_block_comment(rest);
+        } else {
+            return rest.is_empty();
+        }
+    }
+}
+
 fn skip_block_comment(text: &str) -> &str {
     let bytes = text.as_bytes();
     let mut depth = 0;
@@ -348,6 +363,15 @@ mod tests {
         assert_eq!(classify("SET client_encoding = 'UTF8';"), set("UTF8"));
         assert_eq!(classify("SET NAMES 'LATIN1';"), set("LATIN1"));
         assert_eq!(classify("SET client_encoding TO win1252;"), set("win1252"));
+    }
+
+    #[test]
+    fn blank_statements_hold_only_comments_and_semicolons() {
+        assert!(is_blank(";"));
+        assert!(is_blank("/* trailing /* nested */ comment */"));
+        assert!(is_blank("-- a\n;"));
+        assert!(!is_blank("/* c */ SELECT 1;"));
+        assert!(!is_blank("SELECT 1"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Loading a dump: every item the splitter yields, in order, on one connection, in one
 //! transaction.
 
+use crate::batch::Batch;
 use crate::connect::ConnectOptions;
 use crate::dump_file::DumpFile;
 use crate::item::{Item, SessionEffect, Statement};
@@ -71,6 +72,7 @@ pub fn load(
             dump: &dump,
             options,
             skip: HashMap::new(),
+            batch: Batch::default(),
             summary: LoadSummary::default(),
         }
         .run()
@@ -90,6 +92,8 @@ struct Load<'a, 'n> {
     options: &'a LoadOptions,
     /// Preamble settings not to send, by the byte offset of their statement.
     skip: HashMap<u64, String>,
+    /// Statements not sent yet.
+    batch: Batch,
     summary: LoadSummary,
 }
 
@@ -180,6 +184,7 @@ impl Load<'_, '_> {
             match item {
                 Item::Sql(statement) => self.execute(statement).await.map_err(in_file)?,
                 Item::CopyStart(statement) => {
+                    self.flush().await.map_err(in_file)?;
                     copy = Some(self.start_copy(statement).await.map_err(in_file)?);
                 }
                 Item::CopyData(data) => {
@@ -199,13 +204,16 @@ impl Load<'_, '_> {
                     self.summary.copy_blocks += 1;
                     self.summary.copy_rows += rows;
                 }
-                Item::Meta { .. } => self.summary.meta_commands += 1,
+                Item::Meta { .. } => {
+                    self.flush().await.map_err(in_file)?;
+                    self.summary.meta_commands += 1;
+                }
             }
         }
-        Ok(())
+        self.flush().await.map_err(in_file)
     }
 
-    /// Sends one statement, unless it is one the load leaves out.
+    /// Queues one statement for sending, unless it is one the load leaves out.
     async fn execute(&mut self, statement: Statement) -> Result<(), LoadError> {
         if let Some(SessionEffect::ClientEncoding(encoding)) = statement.effect {
             log::debug!(
@@ -231,12 +239,37 @@ impl Load<'_, '_> {
             self.summary.skipped_settings.push(name.clone());
             return Ok(());
         }
-        self.session.set_notice_line(Some(statement.start.line));
-        self.session
-            .execute(&statement.text)
+        // The server parses a whole message before running it: text after a change of
+        // standard_conforming_strings must go in a later message.
+        let changes_parsing = matches!(
+            statement.effect,
+            Some(SessionEffect::StandardConformingStrings(_))
+        );
+        self.batch.push(statement);
+        if changes_parsing || self.batch.is_full() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the queued statements as one message.
+    async fn flush(&mut self) -> Result<(), LoadError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let lines = self.batch.lines_of_run_statements();
+        if let Err((error, completed)) = self
+            .session
+            .execute_counted(self.batch.text(), &lines)
             .await
-            .map_err(|error| error.in_statement(&statement))?;
-        self.summary.statements += 1;
+        {
+            let (statement, chars_before) = self
+                .batch
+                .failing_statement(completed, error.query_position());
+            return Err(error.within_message(chars_before).in_statement(statement));
+        }
+        self.summary.statements += self.batch.len() as u64;
+        self.batch.clear();
         Ok(())
     }
 

@@ -62,6 +62,12 @@ pub struct Statement {
 }
 
 impl Statement {
+    /// Whether the server finds nothing to run here (only comments and `;`): it then
+    /// reports nothing for it inside a message of several statements.
+    pub fn is_blank(&self) -> bool {
+        crate::classify::is_blank(&self.text)
+    }
+
     /// The file location of the character at `byte_offset` in [`Statement::text`]
     /// (clamped to the text). Used to turn a server error position into a file position.
     pub fn location_of(&self, byte_offset: usize) -> Location {

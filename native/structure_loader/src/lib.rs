@@ -20,6 +20,7 @@ mod query;
 mod split_error;
 mod splitter;
 
+mod batch;
 mod check;
 mod connect;
 mod dump_file;

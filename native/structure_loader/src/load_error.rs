@@ -169,6 +169,26 @@ impl LoadError {
         self
     }
 
+    /// The server's error position: a 1-based character index in the message it was sent.
+    pub(crate) fn query_position(&self) -> Option<usize> {
+        self.0
+            .server
+            .as_ref()
+            .and_then(|server| server.query_position)
+    }
+
+    /// For an error in a message of several statements: makes the server's position
+    /// relative to the statement that starts `chars_before` characters into the message.
+    pub(crate) fn within_message(mut self, chars_before: usize) -> Self {
+        if let Some(server) = &mut self.0.server {
+            server.query_position = server
+                .query_position
+                .and_then(|position| position.checked_sub(chars_before))
+                .filter(|&position| position >= 1);
+        }
+        self
+    }
+
     /// Attaches the statement that failed, locating the error at the server's error
     /// position when the server gave one in the statement, else at its first character.
     pub(crate) fn in_statement(mut self, statement: &Statement) -> Self {

@@ -5,13 +5,15 @@ use crate::connect::{ConnectOptions, PgConnection};
 use crate::load_error::{ErrorReason, LoadError};
 use crate::notice::Notice;
 use bytes::Bytes;
-use futures_util::SinkExt;
+use futures_util::{SinkExt, Stream};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
 use std::task::Poll;
 use std::time::Duration;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{AsyncMessage, Client, CopyInSink, Row};
+use tokio_postgres::{
+    AsyncMessage, Client, CopyInSink, Row, SimpleQueryMessage, SimpleQueryStream,
+};
 
 /// How long closing waits for the server to acknowledge the end of the session.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -81,6 +83,23 @@ impl<'n> Session<'n> {
         self.socket.drive(self.client.batch_execute(sql)).await
     }
 
+    /// Runs `sql`, a message of several statements, through the simple-query protocol,
+    /// attributing each notice to `lines[i]`, the dump line of the i-th statement the
+    /// server reports on. On error, also says how many statements completed before it.
+    pub(crate) async fn execute_counted(
+        &mut self,
+        sql: &str,
+        lines: &[u64],
+    ) -> Result<(), (LoadError, usize)> {
+        let stream = self.socket.drive(self.client.simple_query_raw(sql));
+        let stream = pin!(stream.await.map_err(|error| (error, 0))?);
+        let mut completed = 0;
+        self.socket
+            .drive_counted(stream, lines, &mut completed)
+            .await
+            .map_err(|error| (error, completed))
+    }
+
     /// Runs one parameterized query through the unnamed statement (nothing prepared
     /// stays behind on the server).
     pub(crate) async fn query(
@@ -148,6 +167,42 @@ pub(crate) struct CopyIn {
 }
 
 impl Socket<'_> {
+    /// Like [`Socket::drive`], for the responses to a message of several statements:
+    /// counts the statements that complete, and before passing on a notice takes in every
+    /// response the server sent before it, so the notice goes with its own statement.
+    async fn drive_counted(
+        &mut self,
+        mut stream: Pin<&mut SimpleQueryStream>,
+        lines: &[u64],
+        completed: &mut usize,
+    ) -> Result<(), LoadError> {
+        poll_fn(|cx| loop {
+            if let Some(done) = take_ready_responses(stream.as_mut(), cx, completed) {
+                return Poll::Ready(done);
+            }
+            if let Some(ended) = &self.ended {
+                return Poll::Ready(Err(ended.clone()));
+            }
+            match self.connection.poll_message(cx) {
+                Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => {
+                    // The responses the server sent before this notice are in the stream
+                    // now: count them first, so the notice goes with its own statement.
+                    let done = take_ready_responses(stream.as_mut(), cx, completed);
+                    let line = lines.get(*completed).copied();
+                    (self.on_notice)(Notice::from_server(&notice, line));
+                    if let Some(done) = done {
+                        return Poll::Ready(done);
+                    }
+                }
+                Poll::Ready(Some(Ok(_notification))) => {}
+                Poll::Ready(Some(Err(error))) => self.ended = Some(LoadError::postgres(&error)),
+                Poll::Ready(None) => self.ended = Some(connection_closed()),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
+    }
+
     /// Polls `request` and the connection together until the request completes, passing
     /// notices to the callback as they arrive. Fails at once if the connection ends.
     async fn drive<T>(
@@ -163,12 +218,7 @@ impl Socket<'_> {
                     }
                     Poll::Ready(Some(Ok(_notification))) => {}
                     Poll::Ready(Some(Err(error))) => self.ended = Some(LoadError::postgres(&error)),
-                    Poll::Ready(None) => {
-                        self.ended = Some(LoadError::new(
-                            ErrorReason::Connect,
-                            "the server closed the connection",
-                        ))
-                    }
+                    Poll::Ready(None) => self.ended = Some(connection_closed()),
                     Poll::Pending => break,
                 }
             }
@@ -185,4 +235,26 @@ impl Socket<'_> {
         })
         .await
     }
+}
+
+/// Takes every response already received, counting completed statements; the outcome
+/// once the server has answered the whole message.
+fn take_ready_responses(
+    mut stream: Pin<&mut SimpleQueryStream>,
+    cx: &mut std::task::Context<'_>,
+    completed: &mut usize,
+) -> Option<Result<(), LoadError>> {
+    loop {
+        match stream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(SimpleQueryMessage::CommandComplete(_)))) => *completed += 1,
+            Poll::Ready(Some(Ok(_))) => {}
+            Poll::Ready(Some(Err(error))) => return Some(Err(LoadError::postgres(&error))),
+            Poll::Ready(None) => return Some(Ok(())),
+            Poll::Pending => return None,
+        }
+    }
+}
+
+fn connection_closed() -> LoadError {
+    LoadError::new(ErrorReason::Connect, "the server closed the connection")
 }

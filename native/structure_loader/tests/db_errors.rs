@@ -293,7 +293,7 @@ fn a_backend_terminated_mid_load_is_an_error_and_leaves_nothing() {
     let started = Instant::now();
     let terminate = format!(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE application_name = '{application_name}' AND query LIKE 'SELECT pg_sleep%'"
+         WHERE application_name = '{application_name}' AND query LIKE '%SELECT pg_sleep(30)%'"
     );
     while db.count(&terminate) == 0 {
         assert!(
