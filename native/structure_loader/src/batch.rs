@@ -3,10 +3,15 @@
 //!
 //! The server parses a whole message before running any of it and runs its statements
 //! in order, stopping at the first error. Within the load's transaction that is what
-//! psql's one-by-one sending does, with two things to respect: a batch must end after a
-//! statement that changes how later text is parsed (`standard_conforming_strings`), and
-//! the failing statement is found by counting the statements that completed before the
-//! error (or, for a parse error, from the error's position in the message).
+//! psql's one-by-one sending does, with three things to respect:
+//! - a batch must end after a statement that changes how later text is parsed
+//!   (`standard_conforming_strings`);
+//! - the failing statement is found by counting the statements that completed before the
+//!   error, or, for a syntax error, from the error's position in the message;
+//! - a syntax error stops the whole message before anything in it runs, whereas psql
+//!   would have run the statements before it, one of which may fail first. The executor
+//!   then rolls back to a savepoint taken before the message and sends the statements
+//!   before the syntax error on their own ([`Batch::split_at`]).
 
 use crate::item::Statement;
 
@@ -61,17 +66,12 @@ impl Batch {
             .collect()
     }
 
-    /// The statement an error belongs to, and how many characters of the message come
-    /// before it (to turn the error's position into one within the statement).
+    /// The index of the statement an error belongs to.
     ///
-    /// A parse error stops the whole message before anything runs and carries a position;
-    /// any other error comes after `completed` statements have finished.
-    pub(crate) fn failing_statement(
-        &self,
-        completed: usize,
-        position: Option<usize>,
-    ) -> (&Statement, usize) {
-        let index = match position.and_then(|position| self.statement_at_char(position)) {
+    /// A syntax error stops the whole message before anything runs and carries a
+    /// position; any other error comes after `completed` statements have finished.
+    pub(crate) fn failing_index(&self, completed: usize, position: Option<usize>) -> usize {
+        match position.and_then(|position| self.statement_at_char(position)) {
             Some(index) => index,
             None => self
                 .statements
@@ -80,9 +80,28 @@ impl Batch {
                 .filter(|(_, (_, statement))| !statement.is_blank())
                 .nth(completed)
                 .map_or(self.statements.len() - 1, |(index, _)| index),
-        };
+        }
+    }
+
+    /// The statement at `index`, and how many characters of the message come before it
+    /// (to turn an error position in the message into one within the statement).
+    pub(crate) fn statement(&self, index: usize) -> (&Statement, usize) {
         let (offset, statement) = &self.statements[index];
         (statement, self.text[..*offset].chars().count())
+    }
+
+    /// Splits the batch in two before the statement at `index`.
+    pub(crate) fn split_at(self, index: usize) -> (Batch, Batch) {
+        let mut head = Batch::default();
+        let mut tail = Batch::default();
+        for (i, (_, statement)) in self.statements.into_iter().enumerate() {
+            if i < index {
+                head.push(statement);
+            } else {
+                tail.push(statement);
+            }
+        }
+        (head, tail)
     }
 
     /// The index of the statement holding the `position`-th character (1-based).
@@ -98,10 +117,57 @@ impl Batch {
                 - 1,
         )
     }
+}
 
-    /// Empties the batch for reuse, keeping its allocation.
-    pub(crate) fn clear(&mut self) {
-        self.text.clear();
-        self.statements.clear();
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SplitOptions, Splitter};
+
+    fn batch(text: &str) -> Batch {
+        let mut batch = Batch::default();
+        for item in Splitter::new(text.as_bytes(), SplitOptions::default()) {
+            match item.unwrap() {
+                crate::Item::Sql(statement) => batch.push(statement),
+                other => panic!("{other:?}"),
+            }
+        }
+        batch
+    }
+
+    #[test]
+    fn statements_are_joined_by_newlines() {
+        let batch = batch(
+            "SELECT 1; SELECT 2;
+
+SELECT 3;",
+        );
+        assert_eq!(batch.text(), "SELECT 1;\nSELECT 2;\nSELECT 3;");
+        assert_eq!(batch.len(), 3);
+    }
+
+    #[test]
+    fn an_error_position_names_its_statement_and_offset() {
+        let batch = batch("SELECT 1;\nSELECT 'é' FROM nowhere;\nSELECT 3;");
+        // "nowhere" starts at character 30 of the message: "SELECT 1;\n" is 10 characters.
+        assert_eq!(batch.failing_index(0, Some(30)), 1);
+        let (statement, chars_before) = batch.statement(1);
+        assert_eq!(statement.text, "SELECT 'é' FROM nowhere;");
+        assert_eq!(chars_before, 10);
+    }
+
+    #[test]
+    fn without_a_position_the_error_follows_the_completed_statements() {
+        let batch = batch("SELECT 1;\n;\nSELECT 2;\nSELECT 3;");
+        // The blank statement is not reported on by the server.
+        assert_eq!(batch.failing_index(1, None), 2);
+        assert_eq!(batch.failing_index(0, None), 0);
+    }
+
+    #[test]
+    fn splitting_keeps_order_and_text() {
+        let (head, tail) = batch("SELECT 1;\nSELECT 2;\nSELECT 3;").split_at(1);
+        assert_eq!(head.text(), "SELECT 1;");
+        assert_eq!(tail.text(), "SELECT 2;\nSELECT 3;");
     }
 }

@@ -73,6 +73,7 @@ pub fn load(
             options,
             skip: HashMap::new(),
             batch: Batch::default(),
+            savepoint_taken: false,
             summary: LoadSummary::default(),
         }
         .run()
@@ -94,6 +95,8 @@ struct Load<'a, 'n> {
     skip: HashMap<u64, String>,
     /// Statements not sent yet.
     batch: Batch,
+    /// Whether the savepoint taken before each message exists yet.
+    savepoint_taken: bool,
     summary: LoadSummary,
 }
 
@@ -252,24 +255,49 @@ impl Load<'_, '_> {
         Ok(())
     }
 
-    /// Sends the queued statements as one message.
+    /// Sends the queued statements as one message, each message preceded by a fresh
+    /// savepoint (see [`crate::batch`] for why).
     async fn flush(&mut self) -> Result<(), LoadError> {
-        if self.batch.is_empty() {
-            return Ok(());
+        let mut pending = vec![std::mem::take(&mut self.batch)];
+        while let Some(batch) = pending.pop() {
+            if batch.is_empty() {
+                continue;
+            }
+            let prelude = match self.savepoint_taken {
+                false => "SAVEPOINT structure_loader",
+                true => "RELEASE SAVEPOINT structure_loader; SAVEPOINT structure_loader",
+            };
+            let lines = batch.lines_of_run_statements();
+            match self
+                .session
+                .execute_counted(prelude, batch.text(), &lines)
+                .await
+            {
+                Ok(()) => {
+                    self.savepoint_taken = true;
+                    self.summary.statements += batch.len() as u64;
+                }
+                Err((error, completed)) => {
+                    let index = batch.failing_index(completed, error.query_position());
+                    if completed == 0 && index > 0 {
+                        // Only a syntax error names a later statement before any ran,
+                        // and then the prelude ran: the savepoint exists.
+                        self.savepoint_taken = true;
+                        // A syntax error in the message stopped all of it; psql would
+                        // have run the statements before it first.
+                        self.session
+                            .execute("ROLLBACK TO SAVEPOINT structure_loader")
+                            .await?;
+                        let (head, tail) = batch.split_at(index);
+                        pending.push(tail);
+                        pending.push(head);
+                        continue;
+                    }
+                    let (statement, chars_before) = batch.statement(index);
+                    return Err(error.within_message(chars_before).in_statement(statement));
+                }
+            }
         }
-        let lines = self.batch.lines_of_run_statements();
-        if let Err((error, completed)) = self
-            .session
-            .execute_counted(self.batch.text(), &lines)
-            .await
-        {
-            let (statement, chars_before) = self
-                .batch
-                .failing_statement(completed, error.query_position());
-            return Err(error.within_message(chars_before).in_statement(statement));
-        }
-        self.summary.statements += self.batch.len() as u64;
-        self.batch.clear();
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use crate::connect::{ConnectOptions, PgConnection};
 use crate::load_error::{ErrorReason, LoadError};
 use crate::notice::Notice;
 use bytes::Bytes;
+use futures_util::future::join;
 use futures_util::{SinkExt, Stream};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -83,15 +84,26 @@ impl<'n> Session<'n> {
         self.socket.drive(self.client.batch_execute(sql)).await
     }
 
-    /// Runs `sql`, a message of several statements, through the simple-query protocol,
-    /// attributing each notice to `lines[i]`, the dump line of the i-th statement the
-    /// server reports on. On error, also says how many statements completed before it.
+    /// Runs `prelude`, then `sql`, a message of several statements, through the
+    /// simple-query protocol, attributing each notice to `lines[i]`, the dump line of the
+    /// i-th statement the server reports on. On error, also says how many statements of
+    /// `sql` completed before it. Both messages go out together: the prelude costs no
+    /// round trip of its own.
     pub(crate) async fn execute_counted(
         &mut self,
+        prelude: &str,
         sql: &str,
         lines: &[u64],
     ) -> Result<(), (LoadError, usize)> {
-        let stream = self.socket.drive(self.client.simple_query_raw(sql));
+        let sent = join(
+            self.client.batch_execute(prelude),
+            self.client.simple_query_raw(sql),
+        );
+        let stream = self.socket.drive(async {
+            let (prelude, stream) = sent.await;
+            prelude?;
+            stream
+        });
         let stream = pin!(stream.await.map_err(|error| (error, 0))?);
         let mut completed = 0;
         self.socket

@@ -55,6 +55,38 @@ fn a_failing_statement_mid_file_names_its_token_and_leaves_nothing() {
 }
 
 #[test]
+fn an_earlier_failure_wins_over_a_later_syntax_error_in_the_same_batch() {
+    // The server rejects a message with a syntax error before running any of it; psql,
+    // sending one statement at a time, fails on the earlier statement first.
+    let db = TestDb::create("hoisted");
+    let (loaded, _) = load(
+        &db,
+        "CREATE TABLE first (id int);\n\
+         CREATE TABLE second (id uuid DEFAULT no_such_function());\n\
+         CREATE TABLE third (id int GENERATED ALWAYS AS (1) VIRTUAL);\n",
+    );
+    let error = loaded.unwrap_err();
+    assert_eq!(error.sqlstate(), Some("42883"), "{error}");
+    assert_eq!((error.line(), error.column()), (Some(2), Some(38)));
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+#[test]
+fn a_syntax_error_after_good_statements_is_reported_at_its_token() {
+    let db = TestDb::create("late_syntax");
+    let (loaded, _) = load(
+        &db,
+        "CREATE TABLE first (id int);\n\
+         CREATE TABLE second (id int);\n\
+         CREATE TABLE third (id int GENERATED ALWAYS AS (1) VIRTUAL);\n",
+    );
+    let error = loaded.unwrap_err();
+    assert_eq!(error.sqlstate(), Some("42601"), "{error}");
+    assert_eq!((error.line(), error.column()), (Some(3), Some(52)));
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+#[test]
 fn a_syntax_error_points_at_the_offending_token_after_a_leading_comment() {
     let db = TestDb::create("syntax");
     let (loaded, _) = load(
