@@ -78,9 +78,6 @@ pub fn load(
         }
         .run()
         .await;
-        if loaded.is_err() {
-            session.rollback().await;
-        }
         session.close().await;
         loaded
     })?
@@ -109,21 +106,37 @@ impl Load<'_, '_> {
             self.skip = self.unknown_settings(&found.preamble_settings).await?;
         }
         self.session.execute("BEGIN").await?;
-        if let Some(table) = &self.options.if_absent {
-            table::lock(self.session, table).await?;
-            let schema = table.schema.as_deref();
-            if table::exists(self.session, schema, &table.table).await? {
-                self.session.execute("COMMIT").await?;
-                return Ok(self.summary);
+        let loaded = match self.in_transaction(split_options, &database).await {
+            Ok(loaded) => loaded,
+            Err(error) => {
+                self.session.rollback().await;
+                return Err(error);
             }
-        }
-        self.send_all(split_options, &database).await?;
+        };
         self.session
             .execute("COMMIT")
             .await
             .map_err(|error| error.in_file(self.dump.path()))?;
-        self.summary.loaded = true;
+        self.summary.loaded = loaded;
         Ok(self.summary)
+    }
+
+    /// Everything between `BEGIN` and `COMMIT`: `false` when [`LoadOptions::if_absent`]
+    /// found the table, so nothing was loaded.
+    async fn in_transaction(
+        &mut self,
+        split_options: SplitOptions,
+        database: &str,
+    ) -> Result<bool, LoadError> {
+        if let Some(table) = &self.options.if_absent {
+            table::lock(self.session, table).await?;
+            let schema = table.schema.as_deref();
+            if table::exists(self.session, schema, &table.table).await? {
+                return Ok(false);
+            }
+        }
+        self.send_all(split_options, database).await?;
+        Ok(true)
     }
 
     /// The connected database, and how the splitter must start given the server's
