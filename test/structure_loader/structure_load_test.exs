@@ -1,0 +1,462 @@
+defmodule StructureLoader.StructureLoadTest do
+  use ExUnit.Case, async: true
+
+  import ExUnit.CaptureLog
+
+  alias StructureLoader.{Error, TestDB}
+
+  @moduletag :db
+
+  setup do
+    database = TestDB.create!()
+    {:ok, database: database, config: TestDB.config(database), empty: TestDB.dump!(database)}
+  end
+
+  @small_dump """
+  --
+  -- PostgreSQL database dump
+  --
+
+  SET statement_timeout = 0;
+  SET standard_conforming_strings = on;
+
+  CREATE TABLE public.people (
+      id integer NOT NULL,
+      name text
+  );
+
+  CREATE FUNCTION public.shout(text) RETURNS text
+      LANGUAGE sql IMMUTABLE
+      AS $$SELECT upper($1) || '!';$$;
+
+  COPY public.people (id, name) FROM stdin;
+  1\tAda
+  2\tGrace
+  3\t\\N
+  \\.
+
+  CREATE VIEW public.named AS
+   SELECT people.name FROM public.people WHERE (people.name IS NOT NULL);
+  """
+
+  defp assert_unchanged(context) do
+    TestDB.assert_same_text!(
+      context.empty,
+      TestDB.dump!(context.database),
+      "the database before and after"
+    )
+  end
+
+  # A load that fails before sending anything to the database logs nothing about the file,
+  # not even a server warning.
+  defp load_failing_quietly(path, config) do
+    {result, log} = with_log(fn -> StructureLoader.structure_load(Path.dirname(path), config) end)
+    refute log =~ path
+    result
+  end
+
+  defp refute_password(%Error{} = error) do
+    password = System.fetch_env!("PGPASSWORD")
+    refute Exception.message(error) =~ password
+    refute inspect(error) =~ password
+  end
+
+  describe "structure_load/2 loads" do
+    test "a small dump, returning the file and logging one summary line", context do
+      path = TestDB.write_file!(@small_dump)
+
+      log =
+        capture_log(fn ->
+          assert StructureLoader.structure_load(Path.dirname(path), context.config) == {:ok, path}
+        end)
+
+      assert TestDB.sql!(
+               context.database,
+               "SELECT string_agg(coalesce(name, '-'), ',' ORDER BY id) FROM public.people"
+             ) ==
+               "Ada,Grace,-"
+
+      assert TestDB.sql!(
+               context.database,
+               "SELECT public.shout(name) FROM public.named ORDER BY 1"
+             ) == "ADA!\nGRACE!"
+
+      assert log =~
+               ~r/\[info\]\s+loaded 6 statements and 1 COPY block \(3 rows\) from #{Regex.escape(path)} in \d+ ms/
+    end
+
+    test "config[:dump_path] instead of structure.sql in default_dir", context do
+      path = TestDB.write_file!(@small_dump, "elsewhere.sql")
+      config = Keyword.put(context.config, :dump_path, path)
+
+      assert StructureLoader.structure_load("/nonexistent", config) == {:ok, path}
+      assert TestDB.sql!(context.database, "SELECT count(*) FROM public.people") == "3"
+    end
+
+    test "counts with thousands separators", context do
+      rows = Enum.map_join(1..1_500, "", &"#{&1}\n")
+
+      path =
+        TestDB.write_file!(
+          "CREATE TABLE public.n (i integer);\nCOPY public.n (i) FROM stdin;\n#{rows}\\.\n"
+        )
+
+      log =
+        capture_log(fn ->
+          assert {:ok, ^path} = StructureLoader.structure_load(Path.dirname(path), context.config)
+        end)
+
+      assert log =~ "loaded 2 statements and 1 COPY block (1,500 rows) from #{path}"
+    end
+
+    test "at the level given by :log, or silently with log: false", context do
+      path = TestDB.write_file!("CREATE TABLE public.a (i integer);\n")
+      config = Keyword.put(context.config, :log, :debug)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
+        end)
+
+      assert log =~ ~r/\[debug\]\s+loaded 1 statement from #{Regex.escape(path)} in/
+
+      path = TestDB.write_file!("CREATE TABLE public.b (i integer);\n")
+      config = Keyword.put(context.config, :log, false)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
+        end)
+
+      refute log =~ path
+
+      assert TestDB.sql!(
+               context.database,
+               "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', 'b')"
+             ) == "2"
+    end
+
+    test "an invalid :log is an ArgumentError", context do
+      assert_raise ArgumentError, ~r/:log/, fn ->
+        StructureLoader.structure_load("/tmp", Keyword.put(context.config, :log, :loud))
+      end
+    end
+
+    test "a file with its own BEGIN/COMMIT pair as one transaction", context do
+      path =
+        TestDB.write_file!("""
+        CREATE TABLE public.before (i integer);
+        BEGIN;
+        CREATE TABLE public.inside (i integer);
+        COMMIT;
+        CREATE TABLE public.after (i integer);
+        CREATE TABLE public.before (i integer);
+        """)
+
+      assert {:error, %Error{reason: :database, sqlstate: "42P07", line: 6}} =
+               StructureLoader.structure_load(Path.dirname(path), context.config)
+
+      assert_unchanged(context)
+    end
+  end
+
+  describe "server notices reach Logger" do
+    test "at their level, with the file and line of the statement", context do
+      path =
+        TestDB.write_file!("""
+        SET client_min_messages = debug1;
+
+        DO $$
+        BEGIN
+          RAISE WARNING 'careful here' USING DETAIL = 'the detail', HINT = 'the hint';
+          RAISE NOTICE 'just so you know';
+          RAISE INFO 'for your information';
+          RAISE DEBUG 'deep inside';
+          RAISE LOG 'for the log';
+        END
+        $$;
+        """)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), context.config)
+        end)
+
+      assert log =~
+               ~r/\[warning\]\s+#{Regex.escape(path)}:3: WARNING: careful here\nDETAIL: the detail\nHINT: the hint/
+
+      assert log =~ ~r/\[info\]\s+#{Regex.escape(path)}:3: NOTICE: just so you know/
+      assert log =~ ~r/\[info\]\s+#{Regex.escape(path)}:3: INFO: for your information/
+      assert log =~ ~r/\[debug\]\s+#{Regex.escape(path)}:3: DEBUG: deep inside/
+      assert log =~ ~r/\[debug\]\s+#{Regex.escape(path)}:3: LOG: for the log/
+    end
+
+    test "also with log: false, which only silences the summary", context do
+      path = TestDB.write_file!("DO $$ BEGIN RAISE WARNING 'still heard'; END $$;\n")
+      config = Keyword.put(context.config, :log, false)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
+        end)
+
+      assert log =~ "#{path}:1: WARNING: still heard"
+      refute log =~ "from #{path}"
+    end
+  end
+
+  describe "preamble settings the server does not know" do
+    @preamble """
+    SET statement_timeout = 0;
+    SET transaction_timeout = 0;
+    SET client_encoding = 'UTF8';
+    CREATE TABLE public.t (i integer);
+    """
+
+    test "are skipped with a warning", context do
+      path = TestDB.write_file!(@preamble)
+
+      log =
+        capture_log(fn ->
+          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), context.config)
+        end)
+
+      assert log =~
+               ~r/\[warning\]\s+#{Regex.escape(path)}:2: WARNING: skipped SET transaction_timeout/
+
+      assert TestDB.sql!(context.database, "SELECT count(*) FROM pg_tables WHERE tablename = 't'") ==
+               "1"
+    end
+
+    test "fail the load with strict_settings: true", context do
+      path = TestDB.write_file!(@preamble)
+      config = Keyword.put(context.config, :strict_settings, true)
+
+      assert {:error, %Error{reason: :database, sqlstate: "42704", line: 2} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert error.message =~ ~s(unrecognized configuration parameter "transaction_timeout")
+      assert_unchanged(context)
+    end
+  end
+
+  describe "errors" do
+    test "a missing file", context do
+      dir = Path.dirname(TestDB.write_file!("", "other.sql"))
+      path = Path.join(dir, "structure.sql")
+
+      assert {:error, %Error{reason: :file, path: ^path} = error} =
+               StructureLoader.structure_load(dir, context.config)
+
+      assert Exception.message(error) ==
+               "#{path}: no such file (structure.sql in the directory given)"
+
+      assert_unchanged(context)
+    end
+
+    test "a directory", context do
+      dir = Path.dirname(TestDB.write_file!(""))
+      config = Keyword.put(context.config, :dump_path, dir)
+
+      assert {:error, %Error{reason: :file, path: ^dir, line: nil} = error} =
+               StructureLoader.structure_load("/unused", config)
+
+      assert Exception.message(error) =~ ~r/^#{Regex.escape(dir)}: .*directory/i
+      assert_unchanged(context)
+    end
+
+    test "bytes that are not UTF-8", context do
+      path =
+        TestDB.write_file!("CREATE TABLE public.a (i integer);\nSELECT 'caf\xE9 \xFF\xFE';\n")
+
+      assert {:error, %Error{reason: :parse, path: ^path, line: 2} = error} =
+               load_failing_quietly(path, context.config)
+
+      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:\d+: .*UTF8/i
+      assert_unchanged(context)
+    end
+
+    test "an unterminated quoted string, reported where it opens", context do
+      path =
+        TestDB.write_file!(
+          "CREATE TABLE public.a (i integer);\nCOMMENT ON TABLE public.a IS 'oops;\n\n"
+        )
+
+      assert {:error, %Error{reason: :parse, path: ^path, line: 2, column: 30} = error} =
+               load_failing_quietly(path, context.config)
+
+      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:30: .*unterminated/i
+      assert_unchanged(context)
+    end
+
+    test "a custom-format dump, with pg_restore advice", context do
+      path = TestDB.write_file!("PGDMP\x01\x0e\x00\x04\x08\x01\x01\x01")
+
+      assert {:error, %Error{reason: :parse} = error} = load_failing_quietly(path, context.config)
+
+      assert Exception.message(error) =~ "pg_restore"
+      assert_unchanged(context)
+    end
+
+    test "a meta-command that could run a shell", context do
+      path =
+        TestDB.write_file!(
+          "CREATE TABLE public.a (i integer);\n\\! touch /tmp/structure_loader_was_here\n"
+        )
+
+      assert {:error, %Error{reason: :meta_command, path: ^path, line: 2} = error} =
+               load_failing_quietly(path, context.config)
+
+      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:1: /
+      refute File.exists?("/tmp/structure_loader_was_here")
+      assert_unchanged(context)
+    end
+
+    test "a wrong password, never shown", context do
+      path = TestDB.write_file!(@small_dump)
+      config = Keyword.put(context.config, :password, "wrong-password-31337")
+
+      assert {:error, %Error{reason: :auth, sqlstate: "28P01"} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert Exception.message(error) =~
+               ~s(password authentication failed for user "#{context.config[:username]}")
+
+      refute Exception.message(error) =~ "wrong-password-31337"
+      refute inspect(error) =~ "wrong-password-31337"
+      assert_unchanged(context)
+    end
+
+    test "a closed port", context do
+      {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
+      {:ok, port} = :inet.port(socket)
+      :ok = :gen_tcp.close(socket)
+      path = TestDB.write_file!(@small_dump)
+      config = Keyword.merge(context.config, hostname: "127.0.0.1", port: port)
+
+      assert {:error, %Error{reason: :connect, sqlstate: nil} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert Exception.message(error) =~ "127.0.0.1:#{port}"
+      assert Exception.message(error) =~ ~r/refused/i
+      refute_password(error)
+      assert_unchanged(context)
+    end
+
+    test "a server that never answers, within connect_timeout", context do
+      # The listening socket's backlog completes the TCP handshake; nothing ever replies.
+      {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
+      {:ok, port} = :inet.port(socket)
+      path = TestDB.write_file!(@small_dump)
+
+      config =
+        Keyword.merge(context.config, hostname: "127.0.0.1", port: port, connect_timeout: 300)
+
+      started = System.monotonic_time(:millisecond)
+
+      assert {:error, %Error{reason: :connect} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert System.monotonic_time(:millisecond) - started < 5_000
+      assert Exception.message(error) == "timed out after 300 ms connecting to 127.0.0.1:#{port}"
+      :gen_tcp.close(socket)
+      assert_unchanged(context)
+    end
+
+    test "an unknown database", context do
+      path = TestDB.write_file!(@small_dump)
+      config = Keyword.put(context.config, :database, "sl_no_such_database")
+
+      assert {:error, %Error{reason: :database, sqlstate: "3D000"} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert Exception.message(error) =~ ~s(database "sl_no_such_database" does not exist)
+      refute_password(error)
+    end
+
+    test "TLS asked for, before any connection", context do
+      path = TestDB.write_file!(@small_dump)
+      config = Keyword.put(context.config, :ssl, true)
+
+      assert {:error, %Error{reason: :connect} = error} =
+               StructureLoader.structure_load(Path.dirname(path), config)
+
+      assert Exception.message(error) =~ "TLS is not supported yet"
+      assert_unchanged(context)
+    end
+
+    test "a failing statement in the middle rolls everything back", context do
+      path =
+        TestDB.write_file!("""
+        CREATE TABLE public.first (id integer);
+
+        COPY public.first (id) FROM stdin;
+        1
+        \\.
+
+        CREATE TABLE public.second (
+            id integer NOT NOT NULL
+        );
+
+        CREATE TABLE public.third (id integer);
+        """)
+
+      assert {:error, %Error{} = error} =
+               StructureLoader.structure_load(Path.dirname(path), context.config)
+
+      assert %Error{
+               reason: :database,
+               path: ^path,
+               line: 8,
+               column: 20,
+               sqlstate: "42601",
+               severity: "ERROR"
+             } = error
+
+      assert error.message == ~s(syntax error at or near "NOT")
+
+      assert Exception.message(error) == """
+             #{path}:8:20: ERROR 42601: syntax error at or near "NOT"
+               | CREATE TABLE public.second (
+               |     id integer NOT NOT NULL
+               |                    ^
+               | );\
+             """
+
+      assert_unchanged(context)
+    end
+
+    test "a failing statement without an error position points at its first line", context do
+      path =
+        TestDB.write_file!("""
+        CREATE TABLE public.users (id integer);
+
+        CREATE TABLE public.users (
+            id integer
+        );
+        """)
+
+      assert {:error, %Error{reason: :database, line: 3, column: 1, sqlstate: "42P07"} = error} =
+               StructureLoader.structure_load(Path.dirname(path), context.config)
+
+      assert Exception.message(error) =~
+               ~s(#{path}:3:1: ERROR 42P07: relation "users" already exists\n  | CREATE TABLE)
+
+      assert_unchanged(context)
+    end
+
+    test "bad COPY data", context do
+      path =
+        TestDB.write_file!(
+          "CREATE TABLE public.n (i integer);\nCOPY public.n (i) FROM stdin;\n1\n2\nthree\n\\.\n"
+        )
+
+      assert {:error, %Error{reason: :database, sqlstate: "22P02"} = error} =
+               StructureLoader.structure_load(Path.dirname(path), context.config)
+
+      assert error.message =~ ~s(invalid input syntax for type integer: "three")
+      assert error.line in [2, 5]
+      assert_unchanged(context)
+    end
+  end
+end

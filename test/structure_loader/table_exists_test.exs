@@ -1,0 +1,121 @@
+defmodule StructureLoader.TableExistsTest do
+  use ExUnit.Case, async: true
+
+  alias StructureLoader.{Error, TestDB}
+
+  @moduletag :db
+
+  defmodule Repo do
+    # An Ecto-style repo: only config/0 matters. Each test process puts its own settings.
+    def config, do: Process.get({__MODULE__, :config})
+  end
+
+  setup_all do
+    database = TestDB.create!()
+
+    TestDB.sql!(database, """
+    CREATE TABLE public.users (id integer);
+    CREATE TABLE public."MixedCase" (id integer);
+    CREATE SCHEMA audit;
+    CREATE TABLE audit.events (id integer);
+    CREATE SCHEMA "odd.schema";
+    CREATE TABLE "odd.schema"."odd""name" (id integer);
+    CREATE TABLE public."dotted.name" (id integer);
+    CREATE VIEW public.user_view AS SELECT * FROM public.users;
+    """)
+
+    {:ok, database: database, config: TestDB.config(database)}
+  end
+
+  test "true for a table in current_schema(), false otherwise", %{config: config} do
+    assert StructureLoader.table_exists?(config, "users")
+    refute StructureLoader.table_exists?(config, "nothing_here")
+    refute StructureLoader.table_exists?(config, "events")
+  end
+
+  test "a view counts, as in information_schema.tables (and so in Ecto)", %{config: config} do
+    assert StructureLoader.table_exists?(config, "user_view")
+  end
+
+  test "prefix: looks in that schema", %{config: config} do
+    assert StructureLoader.table_exists?(config, "events", prefix: "audit")
+    assert StructureLoader.table_exists?(config, "events", prefix: :audit)
+    refute StructureLoader.table_exists?(config, "users", prefix: "audit")
+    refute StructureLoader.table_exists?(config, "events", prefix: "no_such_schema")
+  end
+
+  test "schema.table looks in that schema", %{config: config} do
+    assert StructureLoader.table_exists?(config, "audit.events")
+    assert StructureLoader.table_exists?(config, "public.users")
+    refute StructureLoader.table_exists?(config, "public.events")
+  end
+
+  test "names are compared exactly, without case folding", %{config: config} do
+    assert StructureLoader.table_exists?(config, "MixedCase")
+    refute StructureLoader.table_exists?(config, "mixedcase")
+    refute StructureLoader.table_exists?(config, "Users")
+    refute StructureLoader.table_exists?(config, "AUDIT.events")
+  end
+
+  test "double-quoted parts are literal, with dots and doubled quotes", %{config: config} do
+    assert StructureLoader.table_exists?(config, ~s("MixedCase"))
+    assert StructureLoader.table_exists?(config, ~s(public."MixedCase"))
+    assert StructureLoader.table_exists?(config, ~s("odd.schema"."odd""name"))
+    assert StructureLoader.table_exists?(config, ~s("odd""name"), prefix: "odd.schema")
+    assert StructureLoader.table_exists?(config, ~s("dotted.name"))
+    refute StructureLoader.table_exists?(config, "dotted.name")
+    assert StructureLoader.table_exists?(config, ~s("audit"."events"))
+  end
+
+  test "malformed names and a schema given twice are ArgumentErrors", %{config: config} do
+    for name <- ["", "a.b.c", "a.", ".a", ~s("unterminated), ~s(a"b), ~s("a"b), ~s(""), ~s("a".)] do
+      assert_raise ArgumentError, ~r/table name/, fn ->
+        StructureLoader.table_exists?(config, name)
+      end
+    end
+
+    assert_raise ArgumentError, ~r/names a schema and so does :prefix/, fn ->
+      StructureLoader.table_exists?(config, "audit.events", prefix: "audit")
+    end
+  end
+
+  test "takes a repo module", %{config: config} do
+    Process.put({Repo, :config}, config)
+    assert StructureLoader.table_exists?(Repo, "users")
+    refute StructureLoader.table_exists?(Repo, "nothing_here")
+  end
+
+  test "a module without config/0 is an ArgumentError" do
+    assert_raise ArgumentError, ~r/config\/0/, fn ->
+      StructureLoader.table_exists?(String, "users")
+    end
+  end
+
+  test "raises StructureLoader.Error when it cannot connect", %{config: config} do
+    {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
+    {:ok, port} = :inet.port(socket)
+    :ok = :gen_tcp.close(socket)
+
+    error =
+      assert_raise Error, fn ->
+        StructureLoader.table_exists?(
+          Keyword.merge(config, hostname: "127.0.0.1", port: port),
+          "users"
+        )
+      end
+
+    assert error.reason == :connect
+
+    error =
+      assert_raise Error, fn ->
+        StructureLoader.table_exists?(Keyword.put(config, :password, "not-the-password"), "users")
+      end
+
+    assert %Error{reason: :auth, sqlstate: "28P01"} = error
+    refute Exception.message(error) =~ "not-the-password"
+
+    assert_raise Error, ~r/TLS is not supported yet/, fn ->
+      StructureLoader.table_exists?(Keyword.put(config, :ssl, true), "users")
+    end
+  end
+end

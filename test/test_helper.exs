@@ -1,0 +1,156 @@
+missing = Enum.reject(~w(PGHOST PGPORT PGUSER PGPASSWORD), &System.get_env/1)
+
+if missing != [] do
+  raise """
+  StructureLoader's tests need a running PostgreSQL and #{Enum.join(missing, ", ")} set.
+  Start a throwaway one with:
+
+      eval "$(scripts/pg start /tmp/sl-pg 54329)"
+  """
+end
+
+for tool <- ~w(psql pg_dump), System.find_executable(tool) == nil do
+  raise "StructureLoader's tests compare against #{tool}: put PostgreSQL's client tools on PATH"
+end
+
+defmodule StructureLoader.TestDB do
+  @moduledoc """
+  Scratch databases on the test server, and psql/pg_dump as the reference to compare with.
+  """
+
+  import ExUnit.Callbacks, only: [on_exit: 1]
+
+  @doc "Creates a uniquely named empty database, dropped when the test exits."
+  def create! do
+    name = "sl_ex_#{System.pid()}_#{System.unique_integer([:positive])}"
+    sql!("postgres", ~s(CREATE DATABASE "#{name}"))
+    on_exit(fn -> sql!("postgres", ~s[DROP DATABASE IF EXISTS "#{name}" WITH (FORCE)]) end)
+    name
+  end
+
+  @doc "Connection settings (a keyword list, as an Ecto repo's config) for `database`."
+  def config(database, overrides \\ []) do
+    Keyword.merge(
+      [
+        hostname: System.fetch_env!("PGHOST"),
+        port: String.to_integer(System.fetch_env!("PGPORT")),
+        username: System.fetch_env!("PGUSER"),
+        password: System.fetch_env!("PGPASSWORD"),
+        database: database
+      ],
+      overrides
+    )
+  end
+
+  @doc "Runs SQL with psql and returns its unaligned, tuples-only output; raises on failure."
+  def sql!(database, sql) do
+    case System.cmd(
+           "psql",
+           ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", database, "-c", sql],
+           stderr_to_stdout: true
+         ) do
+      {output, 0} ->
+        String.trim_trailing(output, "\n")
+
+      {output, status} ->
+        raise "psql exited with #{status} running #{String.slice(sql, 0, 300)}:\n#{output}"
+    end
+  end
+
+  @doc """
+  Loads `path` the way Ecto's `mix ecto.load` does, with VERBOSITY=verbose so that errors
+  carry their SQLSTATE. Returns `{output, exit_status}`.
+  """
+  def psql_load(database, path) do
+    System.cmd(
+      "psql",
+      ~w(-X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose --single-transaction -d) ++
+        [database, "-f", path],
+      stderr_to_stdout: true
+    )
+  end
+
+  @doc """
+  pg_dump's output for `database` (`args` such as `--schema-only`), without the lines that
+  differ between any two dumps: `\\restrict`/`\\unrestrict` keys and the version header.
+  """
+  def dump!(database, args \\ []) do
+    case System.cmd("pg_dump", args ++ ["-d", database], stderr_to_stdout: true) do
+      {output, 0} ->
+        output
+        |> String.split("\n")
+        |> Enum.reject(&Regex.match?(~r/^(\\restrict |\\unrestrict |-- Dumped (from|by) )/, &1))
+        |> Enum.join("\n")
+
+      {output, status} ->
+        raise "pg_dump exited with #{status}:\n#{output}"
+    end
+  end
+
+  @doc """
+  Row count and an md5 over the sorted rows of every table, and the state of every
+  sequence, outside the system schemas, keyed by qualified name.
+  """
+  def contents!(database) do
+    relations =
+      database
+      |> sql!("""
+      SELECT format('%I.%I', n.nspname, c.relname), c.relkind
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'S')
+        AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+        AND n.nspname NOT LIKE 'pg\\_toast%'
+      ORDER BY 1
+      """)
+      |> String.split("\n", trim: true)
+      |> Enum.map(&String.split(&1, "|"))
+
+    if relations == [] do
+      %{}
+    else
+      query =
+        Enum.map_join(relations, "\nUNION ALL\n", fn
+          [relation, "r"] ->
+            "SELECT #{quote_literal(relation)}, count(*), " <>
+              "md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) FROM #{relation} r"
+
+          [sequence, "S"] ->
+            "SELECT #{quote_literal(sequence)}, 1, md5(last_value || ' ' || is_called) FROM #{sequence}"
+        end)
+
+      database
+      |> sql!(query)
+      |> String.split("\n", trim: true)
+      |> Map.new(fn row ->
+        [relation, count, md5] = String.split(row, "|")
+        {relation, {String.to_integer(count), md5}}
+      end)
+    end
+  end
+
+  @doc "Writes `contents` to a new file in a scratch directory and returns its path."
+  def write_file!(contents, name \\ "structure.sql") do
+    dir =
+      Path.join(System.tmp_dir!(), "sl_ex_#{System.pid()}_#{System.unique_integer([:positive])}")
+
+    File.mkdir_p!(dir)
+    on_exit(fn -> File.rm_rf!(dir) end)
+    path = Path.join(dir, name)
+    File.write!(path, contents)
+    path
+  end
+
+  @doc "Asserts equality of two large texts, showing a diff rather than both texts."
+  def assert_same_text!(expected, actual, what) do
+    unless expected == actual do
+      expected_file = write_file!(expected, "expected")
+      actual_file = write_file!(actual, "actual")
+      {diff, _} = System.cmd("diff", ["-u", expected_file, actual_file])
+      ExUnit.Assertions.flunk("#{what} differ:\n#{String.slice(diff, 0, 4000)}")
+    end
+  end
+
+  defp quote_literal(text), do: "'" <> String.replace(text, "'", "''") <> "'"
+end
+
+ExUnit.start(capture_log: true)
