@@ -5,7 +5,6 @@ use crate::connect::{ConnectOptions, PgConnection};
 use crate::load_error::{ErrorReason, LoadError};
 use crate::notice::Notice;
 use bytes::Bytes;
-use futures_util::future::join;
 use futures_util::{SinkExt, Stream};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -95,19 +94,26 @@ impl<'n> Session<'n> {
         sql: &str,
         lines: &[u64],
     ) -> Result<(), (LoadError, usize)> {
-        let sent = join(
-            self.client.batch_execute(prelude),
-            self.client.simple_query_raw(sql),
-        );
-        let stream = self.socket.drive(async {
-            let (prelude, stream) = sent.await;
-            prelude?;
-            stream
-        });
-        let stream = pin!(stream.await.map_err(|error| (error, 0))?);
+        // The prelude goes out first and the message right behind it, without waiting
+        // for the prelude's answer: polling its request once sends it.
+        let mut prelude = pin!(self.client.batch_execute(prelude));
+        let prelude_polled = poll_fn(|cx| Poll::Ready(prelude.as_mut().poll(cx))).await;
+        let prelude = match prelude_polled {
+            Poll::Ready(answered) => {
+                answered.map_err(|error| (LoadError::postgres(&error), 0))?;
+                None
+            }
+            Poll::Pending => Some(prelude),
+        };
+        // Sending needs no help from the connection: this resolves at once.
+        let stream = self
+            .client
+            .simple_query_raw(sql)
+            .await
+            .map_err(|error| (LoadError::postgres(&error), 0))?;
         let mut completed = 0;
         self.socket
-            .drive_counted(stream, lines, &mut completed)
+            .drive_counted(pin!(stream), prelude, lines, &mut completed)
             .await
             .map_err(|error| (error, completed))
     }
@@ -179,16 +185,27 @@ pub(crate) struct CopyIn {
 }
 
 impl Socket<'_> {
-    /// Like [`Socket::drive`], for the responses to a message of several statements:
+    /// Like [`Socket::drive`], for the responses to a message of several statements and
+    /// to the prelude sent just before it:
     /// counts the statements that complete, and before passing on a notice takes in every
     /// response the server sent before it, so the notice goes with its own statement.
-    async fn drive_counted(
+    async fn drive_counted<P: Future<Output = Result<(), tokio_postgres::Error>>>(
         &mut self,
         mut stream: Pin<&mut SimpleQueryStream>,
+        mut prelude: Option<Pin<&mut P>>,
         lines: &[u64],
         completed: &mut usize,
     ) -> Result<(), LoadError> {
         poll_fn(|cx| loop {
+            if let Some(request) = prelude.as_mut() {
+                match request.as_mut().poll(cx) {
+                    Poll::Ready(Ok(())) => prelude = None,
+                    Poll::Ready(Err(error)) => {
+                        return Poll::Ready(Err(LoadError::postgres(&error)))
+                    }
+                    Poll::Pending => {}
+                }
+            }
             if let Some(done) = take_ready_responses(stream.as_mut(), cx, completed) {
                 return Poll::Ready(done);
             }

@@ -15,30 +15,11 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use structure_loader::{Item, SplitOptions, Splitter};
 
+mod shared_material;
+use shared_material::{corpus_dir, psql_golden_dir, workspace_root};
+
 /// How much of a mismatching statement a failure shows.
 const SHOWN_CHARS: usize = 300;
-
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// A directory of shared test material: `$env_var`, else `name` next to the repository.
-fn shared_dir(env_var: &str, name: &str) -> PathBuf {
-    let dir = std::env::var_os(env_var).map_or_else(
-        || workspace_root().join("../shared").join(name),
-        PathBuf::from,
-    );
-    assert!(
-        dir.is_dir(),
-        "test material missing: {} is not a directory (set {env_var} to where it is)",
-        dir.display()
-    );
-    dir
-}
-
-fn corpus_dir() -> PathBuf {
-    shared_dir("STRUCTURE_LOADER_CORPUS", "corpus")
-}
 
 fn golden_dir() -> PathBuf {
     workspace_root().join("test/golden/corpus")
@@ -202,7 +183,7 @@ fn corpus_files_split_into_the_statements_psql_sends() {
 }
 
 fn assert_reproduces_expected_statements(dump: &str) {
-    let dir = shared_dir("STRUCTURE_LOADER_PSQL_GOLDEN", "psql-golden");
+    let dir = psql_golden_dir();
     let expected_path = dir.join(format!("{dump}.expected_statements.json"));
     let expected: Vec<String> = serde_json::from_slice(
         &fs::read(&expected_path)

@@ -10,19 +10,11 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use structure_loader::{Item, SplitErrorKind, SplitOptions, Splitter};
 
+mod shared_material;
+use shared_material::psql_golden_dir;
+
 fn cases_dir() -> PathBuf {
-    let dir = std::env::var_os("STRUCTURE_LOADER_GOLDEN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/psql-golden")
-        })
-        .join("cases");
-    assert!(
-        dir.is_dir(),
-        "psql golden cases not found at {} (set STRUCTURE_LOADER_GOLDEN to shared/psql-golden)",
-        dir.display()
-    );
-    dir
+    psql_golden_dir().join("cases")
 }
 
 /// What psql sent for each case, from `EXPECTED_psql15.18.txt`.

@@ -3,6 +3,9 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
+#[path = "../shared_material/mod.rs"]
+mod shared_material;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -169,24 +172,6 @@ pub fn load(
     load_with(&dump.path, &db.options(), &LoadOptions::default())
 }
 
-/// A directory of shared test material: `$env_var`, else `name` next to the repository.
-pub fn shared_dir(env_var: &str, name: &str) -> PathBuf {
-    let dir = std::env::var_os(env_var).map_or_else(
-        || {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared")
-                .join(name)
-        },
-        PathBuf::from,
-    );
-    assert!(
-        dir.is_dir(),
-        "test material missing: {} is not a directory (set {env_var} to where it is)",
-        dir.display()
-    );
-    dir
-}
-
 pub fn psql_golden(file: &str) -> PathBuf {
-    shared_dir("STRUCTURE_LOADER_PSQL_GOLDEN", "psql-golden").join(file)
+    shared_material::psql_golden_dir().join(file)
 }
