@@ -150,6 +150,82 @@ defmodule StructureLoader.TestDB do
     end
   end
 
+  @doc "The test server's major version, e.g. `15` (from `server_version_num`)."
+  def server_major! do
+    key = {__MODULE__, :server_major, System.get_env("PGHOST"), System.get_env("PGPORT")}
+
+    with nil <- :persistent_term.get(key, nil) do
+      major = "postgres" |> sql!("SHOW server_version_num") |> String.to_integer() |> div(10_000)
+      :persistent_term.put(key, major)
+      major
+    end
+  end
+
+  @doc "Whether pg_dump on PATH can dump the test server: it refuses servers newer than itself."
+  def pg_dump_works? do
+    {version, 0} = System.cmd("pg_dump", ["--version"])
+    [_, major] = Regex.run(~r/\(PostgreSQL\) (\d+)/, version)
+    server_major!() <= String.to_integer(major)
+  end
+
+  @catalog_sql Path.expand("support/catalog.sql", __DIR__)
+
+  @doc """
+  The description of `database`'s schema by test/support/catalog.sql: sorted, naming objects
+  rather than OIDs, and read on any server major. `before` is SQL run first in the same
+  transaction, which is rolled back afterwards.
+  """
+  def catalog!(database, before \\ nil) do
+    describe = ["-f", @catalog_sql]
+
+    commands =
+      if before,
+        do: ["-c", "BEGIN", "-c", before] ++ describe ++ ["-c", "ROLLBACK"],
+        else: describe
+
+    case System.cmd("psql", ~w(-X -q -A -t -v ON_ERROR_STOP=1 -d) ++ [database] ++ commands,
+           stderr_to_stdout: true
+         ) do
+      {output, 0} -> output
+      {output, status} -> raise "psql exited with #{status} describing #{database}:\n#{output}"
+    end
+  end
+
+  @doc """
+  What a load leaves in `database`, to compare with `assert_same_snapshot!/3`: the catalog
+  description, pg_dump --schema-only where pg_dump can dump the server (else nil), and
+  `contents!/1`.
+  """
+  def snapshot!(database) do
+    %{
+      catalog: catalog!(database),
+      schema_dump: if(pg_dump_works?(), do: dump!(database, ["--schema-only"])),
+      contents: contents!(database)
+    }
+  end
+
+  @doc "Asserts that two `snapshot!/1`s are the same, `what` naming the two databases."
+  def assert_same_snapshot!(expected, actual, what) do
+    assert_same_text!(expected.catalog, actual.catalog, "catalog descriptions of #{what}")
+
+    assert_same_text!(
+      expected.schema_dump || "",
+      actual.schema_dump || "",
+      "pg_dump --schema-only of #{what}"
+    )
+
+    differences =
+      for relation <- Enum.uniq(Map.keys(expected.contents) ++ Map.keys(actual.contents)),
+          expected.contents[relation] != actual.contents[relation],
+          do: {relation, expected.contents[relation], actual.contents[relation]}
+
+    differences == [] ||
+      ExUnit.Assertions.flunk(
+        "the data of #{what} differ ({relation, {rows, md5} expected, actual}):\n" <>
+          inspect(differences, pretty: true)
+      )
+  end
+
   defp quote_literal(text), do: "'" <> String.replace(text, "'", "''") <> "'"
 end
 
