@@ -71,6 +71,30 @@ defmodule StructureLoader do
   | `:migration_default_prefix` | `current_schema()`   | the schema of that table                                   |
   | `:strict_settings`          | `false`              | fail on preamble settings the server does not know         |
   | `:log`                      | `:info`              | Logger level of the summary line, or `false`               |
+  | `:timeout`                  | `:infinity`          | ms for the whole load (`load/2` only), see below           |
+
+  ## Time limit, cancellation and failures
+
+  `load/2` takes a `:timeout` in milliseconds (default `:infinity`, as psql and
+  `Ecto.Migrator` have no limit either). It bounds the whole load: connecting, waiting for
+  the advisory lock while another node loads, every statement, and COPY. When it expires,
+  nothing more is sent, the statement running on the server is cancelled with a cancel
+  request (sent again until it takes effect), the transaction is rolled back, and the result
+  is `{:error, %StructureLoader.Error{reason: :timeout}}` located at the statement that was
+  running. Only the options given to `load/2` are read for it: an Ecto repo's own `:timeout`
+  (its per-query limit) is not, and `structure_load/2`, which takes the repo configuration
+  as Ecto's callback does, has no time limit.
+
+  If the process that called the load exits (it is killed, or it was linked to a process
+  that crashed), the load is cancelled the same way within moments, so no orphaned server
+  work keeps holding locks. The load runs in a NIF on a dirty scheduler, which no exit
+  signal can interrupt, so the NIF has the VM monitor the caller on its behalf (a resource
+  with a `down` callback): when the caller goes down, the VM calls into the NIF, which
+  triggers the cancellation from that moment on.
+
+  Whatever goes wrong (a statement fails, the connection or the server dies, the time limit
+  expires, the caller exits), the file's changes are rolled back as one transaction and the
+  VM keeps running; a panic in the native code comes back as an `:internal` error.
 
   ## Logging
 
@@ -159,13 +183,17 @@ defmodule StructureLoader do
           {:ok, :loaded, Path.t()} | {:ok, :already_loaded} | {:error, Error.t()}
   def load(repo_or_config, opts \\ []) do
     {repo, repo_config} = repo_config(repo_or_config)
-    config = Keyword.merge(repo_config, Keyword.drop(opts, [:log, :strict_settings]))
+    config = Keyword.merge(repo_config, Keyword.drop(opts, [:log, :strict_settings, :timeout]))
     log = log_level!(Keyword.get(opts, :log, :info))
     {path, origin} = dump_path(repo, config)
 
     table = to_string(config[:migration_source] || "schema_migrations")
     schema = config[:migration_default_prefix] && to_string(config[:migration_default_prefix])
-    options = load_options(opts, %{schema: schema, table: table})
+
+    options =
+      opts
+      |> load_options(%{schema: schema, table: table})
+      |> Map.put(:timeout_ms, timeout!(Keyword.get(opts, :timeout, :infinity)))
 
     with {:ok, connection} <- Config.new(config),
          :ok <- ensure_exists(path, origin),
@@ -298,16 +326,36 @@ defmodule StructureLoader do
   defp repo_directory(repo), do: repo |> Module.split() |> List.last() |> Macro.underscore()
 
   # The NIF reports a missing file too, but only here is it known why this path was chosen.
+  # Any other problem (a directory, no permission, a symlink loop) the NIF reports as it
+  # opens the file.
   defp ensure_exists(path, origin) do
-    if File.exists?(path) do
-      :ok
-    else
-      {:error, %Error{reason: :file, path: path, message: "no such file (#{origin})"}}
+    case File.stat(path) do
+      {:ok, _} ->
+        :ok
+
+      {:error, reason} when reason in [:enoent, :enotdir] ->
+        {:error, %Error{reason: :file, path: path, message: "no such file (#{origin})"}}
+
+      {:error, _} ->
+        :ok
     end
   end
 
   defp load_options(opts, if_absent) do
-    %{strict_settings: Keyword.get(opts, :strict_settings, false) == true, if_absent: if_absent}
+    %{
+      strict_settings: Keyword.get(opts, :strict_settings, false) == true,
+      if_absent: if_absent,
+      timeout_ms: nil
+    }
+  end
+
+  defp timeout!(:infinity), do: nil
+  defp timeout!(timeout) when is_integer(timeout) and timeout > 0, do: timeout
+
+  defp timeout!(other) do
+    raise ArgumentError,
+          "expected :timeout to be :infinity or a positive number of milliseconds, got: " <>
+            inspect(other)
   end
 
   defp run_load(path, connection, options, log) do

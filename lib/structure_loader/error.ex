@@ -14,7 +14,10 @@ defmodule StructureLoader.Error do
     * `:auth` - the server refused the credentials (SQLSTATE class 28)
     * `:database` - the server reported an error, for instance for a statement of the
       file (everything the file did is rolled back) or for an unknown database
-    * `:timeout` - the server did not answer in time
+    * `:timeout` - the load did not finish within its `:timeout`: it was stopped, the
+      statement running was cancelled on the server and everything rolled back; `line`
+      points at the statement it was stopped at
+    * `:cancelled` - the load was cancelled (its caller exited) and rolled back
     * `:internal` - a bug in StructureLoader (a Rust panic, with its message)
 
   `message` is the bare message (the server's text for server errors); `Exception.message/1`
@@ -52,7 +55,15 @@ defmodule StructureLoader.Error do
   ]
 
   @type reason ::
-          :file | :parse | :meta_command | :connect | :auth | :database | :timeout | :internal
+          :file
+          | :parse
+          | :meta_command
+          | :connect
+          | :auth
+          | :database
+          | :timeout
+          | :cancelled
+          | :internal
 
   @type t :: %__MODULE__{
           reason: reason(),

@@ -19,7 +19,7 @@ defmodule StructureLoader.Native do
     |> :erlang.load_nif(0)
   end
 
-  def structure_load(_path, _conn, _opts, _notify), do: :erlang.nif_error(:nif_not_loaded)
+  def structure_load(_path, _conn, _opts, _caller), do: :erlang.nif_error(:nif_not_loaded)
 
   def table_exists(_conn, _schema, _table), do: :erlang.nif_error(:nif_not_loaded)
 

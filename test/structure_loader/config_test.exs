@@ -1,7 +1,7 @@
 defmodule StructureLoader.ConfigTest do
   use ExUnit.Case, async: true
 
-  alias StructureLoader.{Config, Error}
+  alias StructureLoader.Config
 
   doctest Config
 
@@ -166,29 +166,178 @@ defmodule StructureLoader.ConfigTest do
     end
   end
 
-  describe "TLS, not supported yet, is refused rather than downgraded" do
-    for {label, config} <- [
-          {"ssl: true", [ssl: true]},
-          {"ssl options", [ssl: [verify: :verify_peer, cacertfile: "/ca.pem"]]},
-          {"ssl=true in the url", [url: "ecto://u@h/d?ssl=true"]},
-          {"sslmode=require", [url: "ecto://u@h/d?sslmode=require"]},
-          {"sslmode=verify-ca", [url: "ecto://u@h/d?sslmode=verify-ca"]},
-          {"sslmode=verify-full", [url: "ecto://u@h/d?sslmode=verify-full"]}
-        ] do
-      test label do
-        config = Keyword.merge([username: "u", database: "d"], unquote(config))
-        assert {:error, %Error{reason: :connect} = error} = Config.new(config, @no_env)
-        assert error.message =~ "TLS is not supported yet"
-        assert error.message =~ "does not fall back to an unencrypted connection"
+  describe "TLS from the :ssl option, as Postgrex takes it" do
+    @tls_base [username: "u", database: "d"]
+
+    defp ssl!(config), do: new!(Keyword.merge(@tls_base, config)).ssl
+
+    test "is off by default and with ssl: false" do
+      assert ssl!([]) == nil
+      assert ssl!(ssl: false) == nil
+      assert ssl!(ssl: false, ssl_opts: [verify: :verify_none]) == nil
+    end
+
+    test "ssl: true verifies the chain and the host name against the system's CAs" do
+      assert ssl!(ssl: true) == %{
+               mode: :verify_full,
+               cacerts: [],
+               cacertfile: nil,
+               certfile: nil,
+               keyfile: nil,
+               server_name: nil
+             }
+
+      assert ssl!(url: "ecto://u@h/d?ssl=true").mode == :verify_full
+      assert ssl!(ssl: [verify: :verify_peer]).mode == :verify_full
+    end
+
+    test "verify: :verify_none encrypts without verification, with a warning" do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          assert ssl!(ssl: [verify: :verify_none, cacertfile: "/ca.pem"]).mode == :require
+        end)
+
+      assert log =~ "TLS without certificate verification (ssl: [verify: :verify_none])"
+    end
+
+    test "CAs, the server name and a client certificate are taken, paths expanded" do
+      ssl =
+        ssl!(
+          ssl: [
+            cacertfile: ~c"certs/ca.pem",
+            server_name_indication: ~c"db.internal",
+            certfile: "/etc/app/client.pem",
+            keyfile: "/etc/app/client.key"
+          ]
+        )
+
+      assert ssl == %{
+               mode: :verify_full,
+               cacerts: [],
+               cacertfile: Path.expand("certs/ca.pem"),
+               certfile: "/etc/app/client.pem",
+               keyfile: "/etc/app/client.key",
+               server_name: "db.internal"
+             }
+    end
+
+    test "cacerts take DER binaries and :public_key.cacerts_get/0 records" do
+      assert ssl!(ssl: [cacerts: ["der-1", {:cert, "der-2", :otp_record}]]).cacerts ==
+               ["der-1", "der-2"]
+
+      assert_raise ArgumentError, ~r/DER-encoded/, fn ->
+        Config.new(@tls_base ++ [ssl: [cacerts: [:not_der]]], @no_env)
       end
     end
 
-    test "ssl: false and sslmode=disable, allow or prefer connect without TLS" do
-      assert new!(username: "u", database: "d", ssl: false)
+    test "server_name_indication: :disable checks the chain only" do
+      assert ssl!(ssl: [cacertfile: "/ca.pem", server_name_indication: :disable]).mode ==
+               :verify_ca
+    end
 
-      for mode <- ~w(disable allow prefer) do
-        assert new!(url: "ecto://u@h/d?sslmode=#{mode}")
+    test "the older ssl: true, ssl_opts: [...] works" do
+      ssl = ssl!(ssl: true, ssl_opts: [cacertfile: "/ca.pem", verify: :verify_peer])
+      assert {ssl.mode, ssl.cacertfile} == {:verify_full, "/ca.pem"}
+    end
+
+    test "protocol tuning options are ignored, others refused" do
+      ssl =
+        ssl!(
+          ssl: [
+            versions: [:"tlsv1.3"],
+            customize_hostname_check: [match_fun: &:erlang.==/2],
+            depth: 3
+          ]
+        )
+
+      assert ssl.mode == :verify_full
+
+      for option <- [verify_fun: {&:erlang.==/2, nil}, password: ~c"secret", verify: :maybe] do
+        assert_raise ArgumentError, ~r/TLS option #{inspect(elem(option, 0))}/, fn ->
+          Config.new(@tls_base ++ [ssl: [option]], @no_env)
+        end
       end
+
+      assert_raise ArgumentError, ~r/:ssl to be a boolean or a keyword list/, fn ->
+        Config.new(@tls_base ++ [ssl: "yes"], @no_env)
+      end
+    end
+
+    test "a client certificate needs its key, and the key its certificate" do
+      for half <- [[certfile: "/c.pem"], [keyfile: "/c.key"]] do
+        assert_raise ArgumentError, ~r/both a certificate file .* and a key file/, fn ->
+          Config.new(@tls_base ++ [ssl: half], @no_env)
+        end
+      end
+    end
+  end
+
+  describe "TLS from libpq's sslmode, sslrootcert, sslcert and sslkey" do
+    defp url_ssl!(query), do: new!(url: "ecto://u@h/d?" <> query).ssl
+
+    test "sslmode names the mode; disable means none" do
+      assert url_ssl!("sslmode=disable") == nil
+      assert url_ssl!("sslmode=verify-ca").mode == :verify_ca
+      assert url_ssl!("sslmode=verify-full").mode == :verify_full
+    end
+
+    test "require and prefer encrypt without verification, with a warning" do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          assert url_ssl!("sslmode=require").mode == :require
+          assert url_ssl!("sslmode=prefer").mode == :prefer
+          assert url_ssl!("sslmode=allow").mode == :prefer
+        end)
+
+      assert log =~ "TLS without certificate verification (sslmode=require)"
+      assert log =~ "(sslmode=prefer): the connection may be plain text"
+      assert log =~ "(sslmode=allow)"
+    end
+
+    test "require with a root certificate verifies the chain, as in libpq" do
+      assert url_ssl!("sslmode=require&sslrootcert=/ca.pem") == %{
+               mode: :verify_ca,
+               cacerts: [],
+               cacertfile: "/ca.pem",
+               certfile: nil,
+               keyfile: nil,
+               server_name: nil
+             }
+    end
+
+    test "sslrootcert=system means the system's CAs, verify-full by default" do
+      assert %{mode: :verify_full, cacertfile: nil} = url_ssl!("sslrootcert=system")
+      assert url_ssl!("sslmode=verify-full&sslrootcert=system").mode == :verify_full
+
+      assert_raise ArgumentError, ~r/weak sslmode=verify-ca .* sslrootcert=system/, fn ->
+        Config.new([url: "ecto://u@h/d?sslmode=verify-ca&sslrootcert=system"], @no_env)
+      end
+    end
+
+    test "sslcert and sslkey give the client certificate" do
+      ssl = url_ssl!("sslmode=verify-full&sslcert=/c.pem&sslkey=/c.key&sslrootcert=/ca.pem")
+      assert {ssl.certfile, ssl.keyfile, ssl.cacertfile} == {"/c.pem", "/c.key", "/ca.pem"}
+    end
+
+    test "files without sslmode mean prefer, libpq's default" do
+      ExUnit.CaptureLog.capture_log(fn ->
+        assert url_ssl!("sslrootcert=/ca.pem").mode == :prefer
+      end)
+    end
+
+    test "are also taken as keys, as Ecto's own URL parsing leaves them" do
+      ssl = ssl!(sslmode: "verify-ca", sslrootcert: "/ca.pem")
+      assert {ssl.mode, ssl.cacertfile} == {:verify_ca, "/ca.pem"}
+    end
+
+    test "sslmode sets the mode over :ssl, whose certificates still count" do
+      assert ssl!(ssl: true, url: "ecto://u@h/d?sslmode=disable") == nil
+
+      ssl = ssl!(ssl: [cacertfile: "/ca.pem"], url: "ecto://u@h/d?sslmode=require")
+      assert {ssl.mode, ssl.cacertfile} == {:verify_ca, "/ca.pem"}
+
+      ssl = ssl!(ssl: [cacertfile: "/ca.pem"], url: "ecto://u@h/d?sslrootcert=/other.pem")
+      assert {ssl.mode, ssl.cacertfile} == {:verify_full, "/other.pem"}
     end
 
     test "an unknown sslmode is an ArgumentError" do
@@ -248,7 +397,8 @@ defmodule StructureLoader.ConfigTest do
              password: "pw",
              dbname: "d",
              connect_timeout_ms: 15_000,
-             parameters: [{"a", "1"}]
+             parameters: [{"a", "1"}],
+             ssl: nil
            }
   end
 end

@@ -1,13 +1,14 @@
 use crate::load_error::{error_chain, ErrorReason, LoadError};
+use crate::tls::{TlsConnector, TlsMode, TlsOptions};
 use std::error::Error as _;
 use std::fmt;
 use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::config::SslMode;
-use tokio_postgres::tls::NoTlsStream;
-use tokio_postgres::{Client, Config, Connection, NoTls, Socket};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, Connection, Socket};
 
-/// Where and as whom to connect. Plain TCP or a unix socket; TLS is not supported yet.
+/// Where and as whom to connect: TCP, with or without TLS, or a unix socket.
 ///
 /// `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,19 +25,33 @@ pub struct ConnectOptions {
     pub connect_timeout: Duration,
     /// Startup parameters, such as `application_name` or any server setting.
     pub parameters: Vec<(String, String)>,
+    /// TLS, or `None` for plain text. Only [`TlsMode::Prefer`] ever falls back to plain
+    /// text; over a unix socket (which carries no TLS) the other modes are an error.
+    pub tls: Option<TlsOptions>,
 }
 
-pub(crate) type PgConnection = Connection<Socket, NoTlsStream>;
+pub(crate) type PgConnection = Connection<Socket, <TlsConnector as MakeTlsConnect<Socket>>::Stream>;
 
 impl ConnectOptions {
     /// Opens a connection, failing after [`ConnectOptions::connect_timeout`] at most.
     ///
-    /// Errors: [`ErrorReason::Connect`] when the server cannot be reached or set-up times
-    /// out, [`ErrorReason::Auth`] when it refuses the credentials,
-    /// [`ErrorReason::Database`] for any other server refusal (e.g. an unknown database).
+    /// Errors: [`ErrorReason::Connect`] when the server cannot be reached, set-up times
+    /// out or TLS fails (the message says why: an expired or untrusted certificate, a
+    /// name mismatch, a server without TLS), [`ErrorReason::Auth`] when it refuses the
+    /// credentials (or the client certificate), [`ErrorReason::Database`] for any other
+    /// server refusal (e.g. an unknown database).
     pub(crate) async fn connect(&self) -> Result<(Client, PgConnection), LoadError> {
+        self.connect_with(self.tls_connector()?).await
+    }
+
+    /// [`ConnectOptions::connect`] with the connector already made, for a caller that
+    /// keeps it for the connection's cancel requests.
+    pub(crate) async fn connect_with(
+        &self,
+        tls: TlsConnector,
+    ) -> Result<(Client, PgConnection), LoadError> {
         let config = self.config();
-        match tokio::time::timeout(self.connect_timeout, config.connect(NoTls)).await {
+        match tokio::time::timeout(self.connect_timeout, config.connect(tls)).await {
             Ok(Ok(connected)) => Ok(connected),
             Ok(Err(error)) => Err(self.connect_error(&error)),
             Err(_elapsed) => Err(LoadError::new(
@@ -50,9 +65,34 @@ impl ConnectOptions {
         }
     }
 
+    /// What makes the TLS sessions of these options: the connection's, and that of any
+    /// query-cancel request for it (`CancelToken::cancel_query(connector)`), which must be
+    /// secured the same way. Reads the certificate files (and the system's CA store when
+    /// verifying without CAs given). Cheap to clone.
+    pub(crate) fn tls_connector(&self) -> Result<TlsConnector, LoadError> {
+        if let Some(tls) = &self.tls {
+            if self.is_unix_socket() && tls.mode != TlsMode::Prefer {
+                return Err(LoadError::new(
+                    ErrorReason::Connect,
+                    format!(
+                        "cannot connect to {}: the settings require TLS (sslmode={}), but a \
+                         unix socket carries no TLS; connect by host name instead",
+                        self.endpoint(),
+                        tls.mode.as_str()
+                    ),
+                ));
+            }
+        }
+        TlsConnector::new(self.tls.as_ref())
+    }
+
+    fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
     fn config(&self) -> Config {
         let mut config = Config::new();
-        if self.host.starts_with('/') {
+        if self.is_unix_socket() {
             config.host_path(&self.host);
         } else {
             config.host(&self.host);
@@ -62,7 +102,11 @@ impl ConnectOptions {
             .user(&self.user)
             .dbname(&self.dbname)
             .connect_timeout(self.connect_timeout)
-            .ssl_mode(SslMode::Disable);
+            .ssl_mode(
+                self.tls
+                    .as_ref()
+                    .map_or(SslMode::Disable, TlsOptions::ssl_mode),
+            );
         if let Some(password) = &self.password {
             config.password(password);
         }
@@ -88,7 +132,7 @@ impl ConnectOptions {
 
     /// Where the connection goes, for messages: `HOST:PORT` or the socket file.
     pub(crate) fn endpoint(&self) -> String {
-        if self.host.starts_with('/') {
+        if self.is_unix_socket() {
             Path::new(&self.host)
                 .join(format!(".s.PGSQL.{}", self.port))
                 .display()
@@ -101,6 +145,16 @@ impl ConnectOptions {
     fn connect_error(&self, error: &tokio_postgres::Error) -> LoadError {
         if let Some(db_error) = error.as_db_error() {
             return LoadError::server(db_error);
+        }
+        let tls_failure = self
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.explain_failure(error, &self.host));
+        if let Some(explained) = tls_failure {
+            return LoadError::new(
+                ErrorReason::Connect,
+                format!("cannot connect to {}: {explained}", self.endpoint()),
+            );
         }
         // tokio-postgres reports "the server wants a password but none was given" as a
         // configuration error whose cause says so; the kind itself is private.
@@ -143,6 +197,7 @@ impl fmt::Debug for ConnectOptions {
             .field("dbname", &self.dbname)
             .field("connect_timeout", &self.connect_timeout)
             .field("parameters", &self.parameters)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -176,6 +231,7 @@ mod tests {
                 ("application_name".to_owned(), "deploy".to_owned()),
                 ("search_path".to_owned(), "app, public".to_owned()),
             ],
+            tls: None,
         }
     }
 
@@ -208,5 +264,40 @@ mod tests {
         assert_eq!(config.get_application_name(), Some("deploy"));
         assert_eq!(config.get_options(), Some("-c search_path=app,\\ public"));
         assert_eq!(config.get_ssl_mode(), SslMode::Disable);
+    }
+
+    fn tls(mode: TlsMode) -> TlsOptions {
+        TlsOptions {
+            mode,
+            ca_certificates: Vec::new(),
+            ca_certificate_file: None,
+            client_certificate_file: None,
+            client_key_file: None,
+            server_name: None,
+        }
+    }
+
+    #[test]
+    fn tls_modes_set_the_ssl_mode_and_only_prefer_may_fall_back() {
+        let mut with_tls = options("db.internal");
+        with_tls.tls = Some(tls(TlsMode::Prefer));
+        assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Prefer);
+        with_tls.tls = Some(tls(TlsMode::Require));
+        assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Require);
+    }
+
+    #[test]
+    fn tls_over_a_unix_socket_is_refused_unless_preferred() {
+        let mut socket = options("/var/run/postgresql");
+        socket.tls = Some(tls(TlsMode::Require));
+        let error = socket.tls_connector().err().unwrap();
+        assert_eq!(error.reason(), ErrorReason::Connect);
+        assert_eq!(
+            error.message(),
+            "cannot connect to /var/run/postgresql/.s.PGSQL.5432: the settings require TLS \
+             (sslmode=require), but a unix socket carries no TLS; connect by host name instead"
+        );
+        socket.tls = Some(tls(TlsMode::Prefer));
+        assert!(socket.tls_connector().is_ok());
     }
 }

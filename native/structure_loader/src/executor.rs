@@ -2,6 +2,7 @@
 //! transaction.
 
 use crate::batch::Batch;
+use crate::cancel::{CancelHandle, Stop};
 use crate::connect::ConnectOptions;
 use crate::dump_file::DumpFile;
 use crate::item::{Item, SessionEffect, Statement};
@@ -14,6 +15,7 @@ use crate::survey::{survey, vet, PreambleSetting};
 use crate::table::{self, TableRef};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 use tokio_postgres::types::Type;
 
 /// How to load.
@@ -25,6 +27,14 @@ pub struct LoadOptions {
     /// Load only if this table (Ecto's migrations table) does not exist yet, deciding
     /// under a transaction-scoped advisory lock so concurrent callers load exactly once.
     pub if_absent: Option<TableRef>,
+    /// Bounds the whole load, from connecting to committing, waiting for the advisory
+    /// lock included. When it expires the load is stopped as by [`LoadOptions::cancel`],
+    /// and fails with [`crate::ErrorReason::Timeout`]. `None`: no limit, as psql.
+    pub timeout: Option<Duration>,
+    /// Stops the load when triggered from another thread: nothing more is sent, the
+    /// statement running on the server is cancelled, and the transaction rolls back. The
+    /// load then fails with [`crate::ErrorReason::Cancelled`].
+    pub cancel: Option<CancelHandle>,
 }
 
 /// What a load did.
@@ -57,7 +67,13 @@ pub struct LoadSummary {
 /// Every server notice, and every skipped setting, goes to `on_notice` as it happens.
 /// On any error the transaction is rolled back and the error says where in the file it
 /// happened: at the server's error position when it gives one, else at the statement's
-/// start, or at the failing COPY data line.
+/// start, or at the failing COPY data line. A load stopped by its time limit or its
+/// cancel handle says where it was stopped.
+///
+/// Before committing, the session's settings are reset (`RESET ALL`, `RESET ROLE`,
+/// `RESET SESSION AUTHORIZATION`, all transactional): the dump's session-level `SET`s
+/// and `set_config(..., false)` must not outlive the load on a server connection that a
+/// transaction-pooling proxy such as PgBouncer hands to the next client.
 pub fn load(
     path: &Path,
     conn: &ConnectOptions,
@@ -66,7 +82,8 @@ pub fn load(
 ) -> Result<LoadSummary, LoadError> {
     let dump = DumpFile::open(path)?;
     block_on(async {
-        let mut session = Session::connect(conn, on_notice).await?;
+        let stop = Stop::new(options.timeout, options.cancel.clone());
+        let mut session = Session::connect(conn, on_notice, stop).await?;
         let loaded = Load {
             session: &mut session,
             dump: &dump,
@@ -82,6 +99,13 @@ pub fn load(
         loaded
     })?
 }
+
+/// Undoes, inside the transaction, every session-level setting the dump made (pg_dump's
+/// preamble sets `search_path` to `''` for the session). `RESET ALL` leaves out the role
+/// and session authorization, hence their own resets. Prepared statements are left alone:
+/// the load leaves none (tokio-postgres closes its own before `COMMIT`), and
+/// `DEALLOCATE ALL` would remove those a pooler such as PgBouncer 1.21+ prepared itself.
+const RESET_SESSION_STATE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
 
 /// One load in progress.
 struct Load<'a, 'n> {
@@ -102,6 +126,10 @@ impl Load<'_, '_> {
         let (database, split_options) = self.server_state().await?;
         let found = survey(self.dump.reader()?, split_options, Some(&database))
             .map_err(|error| error.in_file(self.dump.path()))?;
+        // Splitting a large file takes a while without the server.
+        self.session
+            .check_stop()
+            .map_err(|error| error.in_file(self.dump.path()))?;
         if !self.options.strict_settings {
             self.skip = self.unknown_settings(&found.preamble_settings).await?;
         }
@@ -113,8 +141,12 @@ impl Load<'_, '_> {
                 return Err(error);
             }
         };
+        if let Err(error) = self.session.execute(RESET_SESSION_STATE).await {
+            self.session.rollback().await;
+            return Err(error.in_file(self.dump.path()));
+        }
         self.session
-            .execute("COMMIT")
+            .commit()
             .await
             .map_err(|error| error.in_file(self.dump.path()))?;
         self.summary.loaded = loaded;
@@ -129,7 +161,11 @@ impl Load<'_, '_> {
         database: &str,
     ) -> Result<bool, LoadError> {
         if let Some(table) = &self.options.if_absent {
-            table::lock(self.session, table).await?;
+            table::lock(self.session, table).await.map_err(|error| {
+                error.while_doing(
+                    "waiting for the advisory lock: another load of this structure is running",
+                )
+            })?;
             let schema = table.schema.as_deref();
             if table::exists(self.session, schema, &table.table).await? {
                 return Ok(false);

@@ -21,6 +21,7 @@ mod split_error;
 mod splitter;
 
 mod batch;
+mod cancel;
 mod check;
 mod connect;
 mod dump_file;
@@ -31,7 +32,9 @@ mod session;
 mod statement_kind;
 mod survey;
 mod table;
+mod tls;
 
+pub use cancel::CancelHandle;
 pub use check::{check, CheckSummary};
 pub use connect::ConnectOptions;
 pub use encoding::Encoding;
@@ -43,3 +46,4 @@ pub use notice::Notice;
 pub use split_error::{SplitError, SplitErrorKind};
 pub use splitter::{SplitOptions, Splitter};
 pub use table::{table_exists, TableRef};
+pub use tls::{TlsMode, TlsOptions};

@@ -1,3 +1,4 @@
+use crate::cancel::StopReason;
 use crate::item::Statement;
 use crate::location::Location;
 use crate::split_error::{SplitError, SplitErrorKind};
@@ -57,8 +58,11 @@ pub enum ErrorReason {
     Auth,
     /// The server reported an error (any other SQLSTATE).
     Database,
-    /// A time limit expired.
+    /// The load's time limit ([`crate::LoadOptions::timeout`]) expired: it was stopped
+    /// and rolled back.
     Timeout,
+    /// The load was stopped through its [`crate::CancelHandle`] and rolled back.
+    Cancelled,
     /// A bug: something that must not happen did (e.g. a panic caught at the NIF boundary).
     Internal,
 }
@@ -74,6 +78,7 @@ impl ErrorReason {
             ErrorReason::Auth => "auth",
             ErrorReason::Database => "database",
             ErrorReason::Timeout => "timeout",
+            ErrorReason::Cancelled => "cancelled",
             ErrorReason::Internal => "internal",
         }
     }
@@ -95,6 +100,50 @@ impl LoadError {
     /// An error for a bug caught at a boundary, such as a panic in the NIF.
     pub fn internal(message: impl Into<String>) -> Self {
         LoadError::new(ErrorReason::Internal, message)
+    }
+
+    /// A load stopped before it ended; [`LoadError::in_statement`] says where it was.
+    pub(crate) fn stopped(reason: StopReason) -> Self {
+        match reason {
+            StopReason::TimedOut(limit) => LoadError::new(
+                ErrorReason::Timeout,
+                format!(
+                    "timed out: the load did not finish within its time limit of {} ms, so \
+                     it was stopped and rolled back",
+                    limit.as_millis()
+                ),
+            ),
+            StopReason::Cancelled => LoadError::new(
+                ErrorReason::Cancelled,
+                "cancelled: the load was stopped on request and rolled back",
+            ),
+        }
+    }
+
+    /// A load stopped before its connection was made.
+    pub(crate) fn stopped_connecting(reason: StopReason, endpoint: &str) -> Self {
+        match reason {
+            StopReason::TimedOut(limit) => LoadError::new(
+                ErrorReason::Timeout,
+                format!(
+                    "timed out connecting to {endpoint}: the load's time limit of {} ms \
+                     expired first",
+                    limit.as_millis()
+                ),
+            ),
+            StopReason::Cancelled => LoadError::new(
+                ErrorReason::Cancelled,
+                format!("cancelled on request while connecting to {endpoint}"),
+            ),
+        }
+    }
+
+    /// Says what the load was doing when it was stopped; other errors stay as they are.
+    pub(crate) fn while_doing(mut self, doing: &str) -> Self {
+        if matches!(self.0.reason, ErrorReason::Timeout | ErrorReason::Cancelled) {
+            self.0.message = format!("{} ({doing})", self.0.message);
+        }
+        self
     }
 
     /// The dump at `path` cannot be opened or read.

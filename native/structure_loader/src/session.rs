@@ -1,6 +1,7 @@
 //! One server connection, driven on the calling thread so that server notices reach
 //! the caller's callback while a statement runs.
 
+use crate::cancel::{CancelRequester, Stop, StopReason, CANCEL_GRACE, CANCEL_RETRY};
 use crate::connect::{ConnectOptions, PgConnection};
 use crate::load_error::{ErrorReason, LoadError};
 use crate::notice::Notice;
@@ -8,8 +9,9 @@ use bytes::Bytes;
 use futures_util::{SinkExt, Stream};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::time::{Instant, Sleep};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{
     AsyncMessage, Client, CopyInSink, Row, SimpleQueryMessage, SimpleQueryStream,
@@ -36,6 +38,9 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, LoadError> {
 /// (the socket). Instead of spawning the socket half, each request polls it alongside the
 /// request, so notices are delivered in order, live, to a callback that need not be
 /// `Send`.
+///
+/// Every request also watches the session's [`Stop`]: once a stop is due, no new request
+/// is sent, and the one in flight is cancelled on the server (see [`crate::cancel`]).
 pub(crate) struct Session<'n> {
     client: Client,
     socket: Socket<'n>,
@@ -49,14 +54,60 @@ struct Socket<'n> {
     notice_line: Option<u64>,
     /// Why the connection ended, once it has; it must not be polled after that.
     ended: Option<LoadError>,
+    stop: Stop,
+    canceller: CancelRequester,
+    /// A stop that came while a request was in flight, waiting for the server to end it.
+    stopping: Option<Stopping>,
+    /// Why the session was stopped, once it has been: every later request fails with it.
+    stopped: Option<LoadError>,
+    /// A cancel request still on its way when the stopped request ended; closing the
+    /// session gives it a moment to arrive (a pooler may forward it only once this
+    /// session's server connection is free).
+    unfinished_cancel: Option<CancelFuture>,
+}
+
+type CancelFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+/// What a stop does to a request in flight.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// It is cancelled on the server.
+    Cancellable,
+    /// `COMMIT`: its outcome is awaited (for [`CANCEL_GRACE`]) rather than cancelled, so
+    /// that the load never reports a failure for a transaction the server committed.
+    Final,
+}
+
+/// A stop that came while a request was in flight.
+struct Stopping {
+    reason: StopReason,
+    mode: Mode,
+    /// When to stop waiting for the server.
+    give_up: Pin<Box<Sleep>>,
+    canceller: CancelRequester,
+    /// The cancel request being sent, if any.
+    cancel_request: Option<CancelFuture>,
+    /// When to send the cancel request again.
+    retry: Pin<Box<Sleep>>,
 }
 
 impl<'n> Session<'n> {
+    /// Connects, unless `stop` comes first. `stop` then governs every request of the session.
     pub(crate) async fn connect(
         options: &ConnectOptions,
         on_notice: &'n mut dyn FnMut(Notice),
+        mut stop: Stop,
     ) -> Result<Session<'n>, LoadError> {
-        let (client, connection) = options.connect().await?;
+        let mut connecting = pin!(options.connect());
+        let (client, connection) = poll_fn(|cx| match stop.poll(cx) {
+            Poll::Ready(reason) => Poll::Ready(Err(LoadError::stopped_connecting(
+                reason,
+                &options.endpoint(),
+            ))),
+            Poll::Pending => connecting.as_mut().poll(cx),
+        })
+        .await?;
+        let canceller = CancelRequester::new(&client.cancel_token(), &options.host, options.port);
         Ok(Session {
             client,
             socket: Socket {
@@ -64,8 +115,29 @@ impl<'n> Session<'n> {
                 on_notice,
                 notice_line: None,
                 ended: None,
+                stop,
+                canceller,
+                stopping: None,
+                stopped: None,
+                unfinished_cancel: None,
             },
         })
+    }
+
+    /// Fails if a stop is due, for code that goes without the server for a while, and
+    /// before sending what [`Socket::drive`] does not.
+    pub(crate) fn check_stop(&mut self) -> Result<(), LoadError> {
+        if let Some(stopped) = &self.socket.stopped {
+            return Err(stopped.clone());
+        }
+        match self.socket.stop.due() {
+            Some(reason) => {
+                let error = LoadError::stopped(reason);
+                self.socket.stopped = Some(error.clone());
+                Err(error)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Attributes the notices of the requests that follow to `line` of the dump.
@@ -80,7 +152,18 @@ impl<'n> Session<'n> {
 
     /// Runs `sql` through the simple-query protocol, discarding any rows.
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<(), LoadError> {
-        self.socket.drive(self.client.batch_execute(sql)).await
+        self.socket
+            .drive(self.client.batch_execute(sql), Mode::Cancellable)
+            .await
+    }
+
+    /// Commits. A stop that comes once `COMMIT` is sent does not cancel it: the server's
+    /// answer decides, and only if none comes within [`CANCEL_GRACE`] does the load fail,
+    /// saying that the outcome is unknown.
+    pub(crate) async fn commit(&mut self) -> Result<(), LoadError> {
+        self.socket
+            .drive(self.client.batch_execute("COMMIT"), Mode::Final)
+            .await
     }
 
     /// Runs `prelude`, then `sql`, a message of several statements, through the
@@ -94,6 +177,7 @@ impl<'n> Session<'n> {
         sql: &str,
         lines: &[u64],
     ) -> Result<(), (LoadError, usize)> {
+        self.check_stop().map_err(|error| (error, 0))?;
         // The prelude goes out first and the message right behind it, without waiting
         // for the prelude's answer: polling its request once sends it.
         let mut prelude = pin!(self.client.batch_execute(prelude));
@@ -126,13 +210,16 @@ impl<'n> Session<'n> {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, LoadError> {
         self.socket
-            .drive(self.client.query_typed(sql, params))
+            .drive(self.client.query_typed(sql, params), Mode::Cancellable)
             .await
     }
 
     /// Starts `COPY ... FROM STDIN`.
     pub(crate) async fn copy_in(&mut self, sql: &str) -> Result<CopyIn, LoadError> {
-        let sink = self.socket.drive(self.client.copy_in(sql)).await?;
+        let sink = self
+            .socket
+            .drive(self.client.copy_in(sql), Mode::Cancellable)
+            .await?;
         Ok(CopyIn {
             sink: Box::pin(sink),
         })
@@ -144,9 +231,13 @@ impl<'n> Session<'n> {
         copy: &mut CopyIn,
         data: Vec<u8>,
     ) -> Result<(), LoadError> {
-        let sent = self.socket.drive(copy.sink.feed(Bytes::from(data))).await;
+        let sent = self
+            .socket
+            .drive(copy.sink.feed(Bytes::from(data)), Mode::Cancellable)
+            .await;
         match sent {
             Ok(()) => Ok(()),
+            Err(error) if self.socket.stopped.is_some() => Err(error),
             // A sink that failed only says "closed"; the server's reason comes with the end.
             Err(error) => Err(self.finish_copy(copy).await.err().unwrap_or(error)),
         }
@@ -154,27 +245,42 @@ impl<'n> Session<'n> {
 
     /// Ends the COPY data and returns how many rows the server stored.
     pub(crate) async fn finish_copy(&mut self, copy: &mut CopyIn) -> Result<u64, LoadError> {
-        self.socket.drive(copy.sink.as_mut().finish()).await
+        self.socket
+            .drive(copy.sink.as_mut().finish(), Mode::Cancellable)
+            .await
     }
 
     /// Rolls back the open transaction if the connection still works, ignoring failure:
-    /// the server rolls back anyway when the connection ends.
+    /// the server rolls back anyway when the connection ends. A stopped session, which
+    /// may be in the middle of a COPY, is left for [`Session::close`] to end.
     pub(crate) async fn rollback(&mut self) {
-        if self.socket.ended.is_none() {
+        if self.socket.ended.is_none() && self.socket.stopped.is_none() {
             let _ = self.execute("ROLLBACK").await;
         }
     }
 
-    /// Ends the session politely (Terminate), waiting briefly for the socket to close.
+    /// Ends the session politely (Terminate, after CopyFail in an unfinished COPY),
+    /// waiting briefly for the socket to close, then for a cancel request still on its
+    /// way. The server rolls back any open transaction.
     pub(crate) async fn close(self) {
         let Session { client, mut socket } = self;
         drop(client);
-        if socket.ended.is_none() {
-            let _ = tokio::time::timeout(
-                CLOSE_TIMEOUT,
-                socket.drive(std::future::pending::<Result<(), _>>()),
-            )
-            .await;
+        let closed = poll_fn(|cx| {
+            socket.poll_connection(cx);
+            match socket.ended {
+                Some(_) => Poll::Ready(()),
+                None => Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed).await;
+        let Socket {
+            connection,
+            unfinished_cancel,
+            ..
+        } = socket;
+        drop(connection);
+        if let Some(cancel) = unfinished_cancel {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, cancel).await;
         }
     }
 }
@@ -197,20 +303,24 @@ impl Socket<'_> {
         completed: &mut usize,
     ) -> Result<(), LoadError> {
         poll_fn(|cx| loop {
+            // Both messages are on their way: a stop now cancels them.
+            if let Poll::Ready(error) = self.poll_stop(cx, true, Mode::Cancellable) {
+                return Poll::Ready(Err(error));
+            }
             if let Some(request) = prelude.as_mut() {
                 match request.as_mut().poll(cx) {
                     Poll::Ready(Ok(())) => prelude = None,
                     Poll::Ready(Err(error)) => {
-                        return Poll::Ready(Err(LoadError::postgres(&error)))
+                        return Poll::Ready(self.outcome(Err(LoadError::postgres(&error))))
                     }
                     Poll::Pending => {}
                 }
             }
             if let Some(done) = take_ready_responses(stream.as_mut(), cx, completed) {
-                return Poll::Ready(done);
+                return Poll::Ready(self.outcome(done));
             }
-            if let Some(ended) = &self.ended {
-                return Poll::Ready(Err(ended.clone()));
+            if let Some(ended) = self.ended.clone() {
+                return Poll::Ready(self.outcome(Err(ended)));
             }
             match self.connection.poll_message(cx) {
                 Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => {
@@ -220,7 +330,7 @@ impl Socket<'_> {
                     let line = lines.get(*completed).copied();
                     (self.on_notice)(Notice::from_server(&notice, line));
                     if let Some(done) = done {
-                        return Poll::Ready(done);
+                        return Poll::Ready(self.outcome(done));
                     }
                 }
                 Poll::Ready(Some(Ok(_notification))) => {}
@@ -233,36 +343,159 @@ impl Socket<'_> {
     }
 
     /// Polls `request` and the connection together until the request completes, passing
-    /// notices to the callback as they arrive. Fails at once if the connection ends.
+    /// notices to the callback as they arrive. Fails at once if the connection ends, and
+    /// without sending the request if a stop is due.
     async fn drive<T>(
         &mut self,
         request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+        mode: Mode,
     ) -> Result<T, LoadError> {
         let mut request = pin!(request);
+        let mut sent = false;
         poll_fn(|cx| {
-            while self.ended.is_none() {
-                match self.connection.poll_message(cx) {
-                    Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => {
-                        (self.on_notice)(Notice::from_server(&notice, self.notice_line));
-                    }
-                    Poll::Ready(Some(Ok(_notification))) => {}
-                    Poll::Ready(Some(Err(error))) => self.ended = Some(LoadError::postgres(&error)),
-                    Poll::Ready(None) => self.ended = Some(connection_closed()),
-                    Poll::Pending => break,
-                }
+            if let Poll::Ready(error) = self.poll_stop(cx, sent, mode) {
+                return Poll::Ready(Err(error));
             }
+            self.poll_connection(cx);
+            sent = true;
             let polled = request
                 .as_mut()
                 .poll(cx)
                 .map_err(|error| LoadError::postgres(&error));
-            match &self.ended {
+            match (polled, self.ended.clone()) {
+                (Poll::Ready(outcome), _) => Poll::Ready(self.outcome(outcome)),
                 // A request the server answered before leaving (e.g. with a FATAL error)
                 // keeps that answer; any other would wait forever on a dead connection.
-                Some(ended) if polled.is_pending() => Poll::Ready(Err(ended.clone())),
-                _ => polled,
+                (Poll::Pending, Some(ended)) => Poll::Ready(self.outcome(Err(ended))),
+                (Poll::Pending, None) => Poll::Pending,
             }
         })
         .await
+    }
+
+    /// Takes in what the connection received: notices go to the callback, and the end of
+    /// the connection is recorded.
+    fn poll_connection(&mut self, cx: &mut Context<'_>) {
+        while self.ended.is_none() {
+            match self.connection.poll_message(cx) {
+                Poll::Ready(Some(Ok(AsyncMessage::Notice(notice)))) => {
+                    (self.on_notice)(Notice::from_server(&notice, self.notice_line));
+                }
+                Poll::Ready(Some(Ok(_notification))) => {}
+                Poll::Ready(Some(Err(error))) => self.ended = Some(LoadError::postgres(&error)),
+                Poll::Ready(None) => self.ended = Some(connection_closed()),
+                Poll::Pending => break,
+            }
+        }
+    }
+
+    /// Watches for a stop while a request is driven (`sent`: it is on its way). Ready
+    /// with the error to fail with when the request must end now: at once if it was not
+    /// sent, else when the server has not ended it within [`CANCEL_GRACE`]. Meanwhile a
+    /// cancellable request is cancelled on the server, again and again.
+    fn poll_stop(&mut self, cx: &mut Context<'_>, sent: bool, mode: Mode) -> Poll<LoadError> {
+        if let Some(stopped) = &self.stopped {
+            return Poll::Ready(stopped.clone());
+        }
+        if self.stopping.is_none() {
+            let Poll::Ready(reason) = self.stop.poll(cx) else {
+                return Poll::Pending;
+            };
+            if !sent {
+                let error = LoadError::stopped(reason);
+                self.stopped = Some(error.clone());
+                return Poll::Ready(error);
+            }
+            self.stopping = Some(Stopping::new(reason, mode, self.canceller.clone()));
+        }
+        let stopping = self.stopping.as_mut().expect("a stop is under way");
+        if stopping.give_up.as_mut().poll(cx).is_ready() {
+            let error = stopping.unanswered();
+            self.unfinished_cancel = stopping.cancel_request.take();
+            self.stopping = None;
+            self.stopped = Some(error.clone());
+            // The server did not answer: nothing more is expected of this connection.
+            self.ended.get_or_insert_with(|| error.clone());
+            return Poll::Ready(error);
+        }
+        stopping.poll_cancel(cx);
+        Poll::Pending
+    }
+
+    /// What a request that completed comes to: while stopping, a cancellable request
+    /// (usually failed by the cancel) fails with the reason for stopping, whereas a final
+    /// one keeps its own outcome.
+    fn outcome<T>(&mut self, outcome: Result<T, LoadError>) -> Result<T, LoadError> {
+        let Some(stopping) = self.stopping.take() else {
+            return outcome;
+        };
+        self.unfinished_cancel = stopping.cancel_request;
+        let error = LoadError::stopped(stopping.reason);
+        self.stopped = Some(error.clone());
+        match stopping.mode {
+            Mode::Cancellable => Err(error),
+            Mode::Final => outcome,
+        }
+    }
+}
+
+impl Stopping {
+    fn new(reason: StopReason, mode: Mode, canceller: CancelRequester) -> Stopping {
+        Stopping {
+            reason,
+            mode,
+            give_up: Box::pin(tokio::time::sleep(CANCEL_GRACE)),
+            canceller,
+            cancel_request: None,
+            // Due at once: the first cancel request goes out right away.
+            retry: Box::pin(tokio::time::sleep(Duration::ZERO)),
+        }
+    }
+
+    /// Sends the cancel request, and again every [`CANCEL_RETRY`] after the last one is
+    /// through: one that reaches the server between two statements of a message, or
+    /// before the statement starts, cancels nothing. Failures to send are ignored;
+    /// [`CANCEL_GRACE`] bounds the wait.
+    fn poll_cancel(&mut self, cx: &mut Context<'_>) {
+        if self.mode == Mode::Final {
+            return;
+        }
+        loop {
+            if let Some(request) = &mut self.cancel_request {
+                if request.as_mut().poll(cx).is_pending() {
+                    return;
+                }
+                self.cancel_request = None;
+            }
+            if self.retry.as_mut().poll(cx).is_pending() {
+                return;
+            }
+            self.retry.as_mut().reset(Instant::now() + CANCEL_RETRY);
+            let send = self.canceller.clone().send();
+            self.cancel_request = Some(Box::pin(async move {
+                let _ = send.await;
+            }));
+        }
+    }
+
+    /// The error when the server did not end the request within [`CANCEL_GRACE`].
+    fn unanswered(&self) -> LoadError {
+        let error = LoadError::stopped(self.reason);
+        let message = match self.mode {
+            Mode::Cancellable => format!(
+                "{}; the server did not confirm the cancel within {} s, so the connection \
+                 was dropped (the server rolls back once it notices)",
+                error.message(),
+                CANCEL_GRACE.as_secs()
+            ),
+            Mode::Final => format!(
+                "{}, after COMMIT was sent; the server did not answer it within {} s, so \
+                 whether the load was committed is unknown",
+                error.message(),
+                CANCEL_GRACE.as_secs()
+            ),
+        };
+        LoadError::new(error.reason(), message)
     }
 }
 

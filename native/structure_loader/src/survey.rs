@@ -40,6 +40,7 @@ pub(crate) fn survey(
 ) -> Result<Survey, LoadError> {
     let mut survey = Survey::default();
     let mut in_preamble = true;
+    let mut copy_start = None;
     for item in Splitter::new(reader, options) {
         let item = item.map_err(|error| LoadError::split(&error))?;
         vet(&item, database)?;
@@ -58,13 +59,19 @@ pub(crate) fn survey(
                     _ => in_preamble = false,
                 }
             }
-            Item::CopyStart(_) => {
+            Item::CopyStart(statement) => {
+                copy_start = Some(statement);
                 survey.statements += 1;
                 survey.copy_blocks += 1;
                 in_preamble = false;
             }
             Item::CopyData(_) => {}
-            Item::CopyEnd { rows, .. } => survey.copy_rows += rows,
+            Item::CopyEnd { rows, terminated } => {
+                if let (false, Some(statement)) = (terminated, &copy_start) {
+                    return Err(truncated_copy(statement, rows));
+                }
+                survey.copy_rows += rows;
+            }
             Item::Meta { .. } => survey.meta_commands += 1,
         }
     }
@@ -96,6 +103,21 @@ pub(crate) fn vet(item: &Item, database: Option<&str>) -> Result<(), LoadError> 
         },
         _ => Ok(()),
     }
+}
+
+/// psql sends COPY data up to the end of the file when no `\.` line ends it, but pg_dump
+/// always writes that line: without it the file was cut short, and loading it would keep
+/// a partial last row and lose everything after it.
+fn truncated_copy(statement: &Statement, rows: u64) -> LoadError {
+    LoadError::new(
+        ErrorReason::Parse,
+        format!(
+            "the data of this COPY runs to the end of the file ({rows} line{}) without the \\. \
+             line that ends it: the file looks truncated",
+            if rows == 1 { "" } else { "s" }
+        ),
+    )
+    .at(statement.start)
 }
 
 fn refused_rollback(statement: &Statement) -> LoadError {

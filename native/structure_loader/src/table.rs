@@ -1,5 +1,6 @@
 //! Looking up a table (Ecto's migrations table) and serialising loads on it.
 
+use crate::cancel::Stop;
 use crate::connect::ConnectOptions;
 use crate::load_error::LoadError;
 use crate::session::{block_on, Session};
@@ -31,7 +32,7 @@ pub fn table_exists(
 ) -> Result<bool, LoadError> {
     let mut ignore_notices = |_| {};
     block_on(async {
-        let mut session = Session::connect(conn, &mut ignore_notices).await?;
+        let mut session = Session::connect(conn, &mut ignore_notices, Stop::never()).await?;
         let exists = exists(&mut session, schema, table).await;
         session.close().await;
         exists

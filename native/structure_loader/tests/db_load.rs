@@ -312,6 +312,7 @@ fn if_absent() -> LoadOptions {
             schema: None,
             table: "schema_migrations".to_owned(),
         }),
+        ..LoadOptions::default()
     }
 }
 

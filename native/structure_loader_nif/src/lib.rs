@@ -4,15 +4,26 @@
 //! `{:error, error_map}`; it never raises. Malformed arguments and Rust panics come back as
 //! `{:error, %{reason: :internal, ...}}` rather than as `badarg` or `nif_panicked`
 //! exceptions, which would also put the arguments (the password) in a stacktrace.
+//!
+//! A dirty NIF cannot be interrupted: a process killed while it runs one dies only once
+//! the NIF returns. So `structure_load` has the VM monitor its caller on its behalf (a
+//! resource with a `down` callback): when the caller exits, the load is cancelled and
+//! returns within moments, having rolled back.
+//!
+//! With the `panic_probe` cargo feature (never in the library `mix compile` builds), the
+//! library registers as `StructureLoader.PanicProbe.Native` instead, and a server notice
+//! whose message starts with `structure_loader panic probe: ` panics in the middle of a
+//! load: the tests prove with it that a panic comes back as an `:internal` error and leaves
+//! the VM running and the database unchanged.
 
 mod terms;
 
-use rustler::{Binary, Encoder, Env, LocalPid, Term};
+use rustler::{Binary, Encoder, Env, LocalPid, Monitor, Resource, ResourceArc, Term};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use structure_loader::{ConnectOptions, LoadError, LoadOptions};
+use structure_loader::{CancelHandle, ConnectOptions, LoadError, LoadOptions, Notice};
 use terms::{CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
 
 rustler::atoms! {
@@ -21,39 +32,77 @@ rustler::atoms! {
     structure_loader_notice,
 }
 
-const LOAD_OPTS_SHAPE: &str =
-    "%{strict_settings: boolean, if_absent: nil | %{schema: String.t() | nil, table: String.t()}}";
+const LOAD_OPTS_SHAPE: &str = "%{strict_settings: boolean, if_absent: nil | %{schema: \
+     String.t() | nil, table: String.t()}, timeout_ms: nil | non_neg_integer()}";
 
-/// `structure_load(path, conn, opts, notify)`: loads the dump, sending each notice to
-/// `notify` as `{:structure_loader_notice, notice_map}` while it runs.
+/// The load of a `structure_load` call, watched on behalf of its caller: the VM calls
+/// [`Resource::down`] when the monitored caller exits, and that cancels the load.
+struct CallerWatch {
+    cancel: CancelHandle,
+}
+
+#[rustler::resource_impl]
+impl Resource for CallerWatch {
+    const IMPLEMENTS_DOWN: bool = true;
+
+    fn down<'a>(&'a self, _env: Env<'a>, _pid: LocalPid, _monitor: Monitor) {
+        self.cancel.cancel();
+    }
+}
+
+/// `structure_load(path, conn, opts, caller)`: loads the dump, sending each notice to
+/// `caller` as `{:structure_loader_notice, notice_map}` while it runs, and cancelling the
+/// load (it then rolls back) if `caller` exits before it ends.
 #[rustler::nif(schedule = "DirtyIo")]
 fn structure_load<'a>(
     env: Env<'a>,
     path: Term<'a>,
     conn: Term<'a>,
     opts: Term<'a>,
-    notify: Term<'a>,
+    caller: Term<'a>,
 ) -> Term<'a> {
     reply(env, || {
         let path = decode_path(path)?;
         let conn = decode_conn(conn)?;
-        let opts: LoadOptions = opts
+        let mut opts: LoadOptions = opts
             .decode::<LoadOptsArg>()
             .map_err(|_| invalid_argument("opts", LOAD_OPTS_SHAPE))?
             .into();
-        let notify: LocalPid = notify
+        let caller: LocalPid = caller
             .decode()
-            .map_err(|_| invalid_argument("notify", "a local pid"))?;
+            .map_err(|_| invalid_argument("caller", "a local pid"))?;
+        let cancel = CancelHandle::new();
+        let watch = ResourceArc::new(CallerWatch {
+            cancel: cancel.clone(),
+        });
+        // No monitor means the caller is gone already: nothing should be loaded.
+        let monitor = env.monitor(&watch, &caller);
+        if monitor.is_none() {
+            cancel.cancel();
+        }
+        opts.cancel = Some(cancel);
         // Sent through the calling process's own environment: this runs on a dirty
         // scheduler thread, where `OwnedEnv::send_and_clear` refuses to work.
-        let mut on_notice = |notice| {
-            // A notify process that has gone away just misses the notices.
+        let mut on_notice = |notice: Notice| {
+            #[cfg(feature = "panic_probe")]
+            if let Some(message) = notice
+                .message
+                .strip_prefix("structure_loader panic probe: ")
+            {
+                // Unwinds like a panic, without the panic hook's report on stderr.
+                std::panic::resume_unwind(Box::new(message.to_owned()));
+            }
+            // A caller that has gone away just misses the notices.
             let _ = env.send(
-                &notify,
+                &caller,
                 (structure_loader_notice(), NoticeTerm::from(notice)),
             );
         };
-        structure_loader::load(&path, &conn, &opts, &mut on_notice).map(SummaryTerm::from)
+        let loaded = structure_loader::load(&path, &conn, &opts, &mut on_notice);
+        if let Some(monitor) = monitor {
+            env.demonitor(&watch, &monitor);
+        }
+        loaded.map(SummaryTerm::from)
     })
 }
 
@@ -124,4 +173,8 @@ fn invalid_argument(name: &str, expected: &str) -> LoadError {
     LoadError::internal(format!("invalid NIF argument {name}: expected {expected}"))
 }
 
+#[cfg(not(feature = "panic_probe"))]
 rustler::init!("Elixir.StructureLoader.Native");
+
+#[cfg(feature = "panic_probe")]
+rustler::init!("Elixir.StructureLoader.PanicProbe.Native");

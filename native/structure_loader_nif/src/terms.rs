@@ -1,15 +1,16 @@
 //! The maps that cross the BEAM boundary, and their conversion to and from the core
 //! crate's types. Field names are the map keys of the NIF contract.
 
-use rustler::{Atom, NifMap};
+use rustler::{Atom, Binary, NifMap, NifUnitEnum};
 use std::time::Duration;
 use structure_loader::{
-    CheckSummary, ConnectOptions, LoadError, LoadOptions, LoadSummary, Notice, TableRef,
+    CheckSummary, ConnectOptions, LoadError, LoadOptions, LoadSummary, Notice, TableRef, TlsMode,
+    TlsOptions,
 };
 
 /// `conn`: every key present, `nil` where absent.
 #[derive(NifMap)]
-pub struct ConnArg {
+pub struct ConnArg<'a> {
     host: String,
     // Integers are decoded wide and range-checked here: rustler's narrow decoders wrap.
     port: i64,
@@ -18,13 +19,53 @@ pub struct ConnArg {
     dbname: String,
     connect_timeout_ms: i64,
     parameters: Vec<(String, String)>,
+    ssl: Option<SslArg<'a>>,
 }
 
-impl TryFrom<ConnArg> for ConnectOptions {
+/// `conn.ssl`: `nil` means plain text.
+#[derive(NifMap)]
+pub struct SslArg<'a> {
+    mode: SslModeArg,
+    /// DER-encoded CA certificates.
+    cacerts: Vec<Binary<'a>>,
+    cacertfile: Option<String>,
+    certfile: Option<String>,
+    keyfile: Option<String>,
+    server_name: Option<String>,
+}
+
+/// `:prefer`, `:require`, `:verify_ca` or `:verify_full`.
+#[derive(NifUnitEnum)]
+pub enum SslModeArg {
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl From<SslArg<'_>> for TlsOptions {
+    fn from(ssl: SslArg<'_>) -> Self {
+        TlsOptions {
+            mode: match ssl.mode {
+                SslModeArg::Prefer => TlsMode::Prefer,
+                SslModeArg::Require => TlsMode::Require,
+                SslModeArg::VerifyCa => TlsMode::VerifyCa,
+                SslModeArg::VerifyFull => TlsMode::VerifyFull,
+            },
+            ca_certificates: ssl.cacerts.iter().map(|der| der.to_vec()).collect(),
+            ca_certificate_file: ssl.cacertfile.map(Into::into),
+            client_certificate_file: ssl.certfile.map(Into::into),
+            client_key_file: ssl.keyfile.map(Into::into),
+            server_name: ssl.server_name,
+        }
+    }
+}
+
+impl TryFrom<ConnArg<'_>> for ConnectOptions {
     /// Which field is out of range and what it must be.
     type Error = (&'static str, &'static str);
 
-    fn try_from(conn: ConnArg) -> Result<Self, Self::Error> {
+    fn try_from(conn: ConnArg<'_>) -> Result<Self, Self::Error> {
         let port = u16::try_from(conn.port)
             .ok()
             .filter(|&port| port > 0)
@@ -41,6 +82,7 @@ impl TryFrom<ConnArg> for ConnectOptions {
             dbname: conn.dbname,
             connect_timeout: Duration::from_millis(connect_timeout_ms),
             parameters: conn.parameters,
+            tls: conn.ssl.map(TlsOptions::from),
         })
     }
 }
@@ -50,6 +92,8 @@ impl TryFrom<ConnArg> for ConnectOptions {
 pub struct LoadOptsArg {
     strict_settings: bool,
     if_absent: Option<TableArg>,
+    /// `nil`: no time limit.
+    timeout_ms: Option<u64>,
 }
 
 #[derive(NifMap)]
@@ -66,6 +110,8 @@ impl From<LoadOptsArg> for LoadOptions {
                 schema: table.schema,
                 table: table.table,
             }),
+            timeout: opts.timeout_ms.map(Duration::from_millis),
+            cancel: None,
         }
     }
 }

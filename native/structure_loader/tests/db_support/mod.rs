@@ -30,6 +30,7 @@ pub fn server(dbname: &str) -> ConnectOptions {
         dbname: dbname.to_owned(),
         connect_timeout: Duration::from_secs(10),
         parameters: Vec::new(),
+        tls: None,
     }
 }
 

@@ -1,0 +1,67 @@
+//! The splitter over arbitrary bytes: it never panics, never loops, and whatever it yields
+//! is well formed: items in file order, COPY data only inside a COPY block, every COPY
+//! block closed, nothing after an error.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use std::io::BufReader;
+use structure_loader::{Item, SplitOptions, Splitter};
+
+fuzz_target!(|input: &[u8]| {
+    // The first byte chooses the starting standard_conforming_strings and the read buffer
+    // size, so that lines also straddle buffer boundaries.
+    let Some((&knobs, dump)) = input.split_first() else {
+        return;
+    };
+    let options = SplitOptions {
+        standard_conforming_strings: knobs & 1 == 0,
+    };
+    let capacity = 1 + usize::from(knobs >> 1);
+    let mut splitter = Splitter::new(BufReader::with_capacity(capacity, dump), options);
+
+    let mut last_offset = None;
+    // Where the last statement ended: the next one cannot start before.
+    let mut last_line = 0;
+    let mut in_copy = false;
+    while let Some(item) = splitter.next() {
+        let item = match item {
+            Ok(item) => item,
+            Err(error) => {
+                assert!(error.location().line >= 1, "{error}");
+                assert!(splitter.next().is_none(), "an item after an error");
+                return;
+            }
+        };
+        match &item {
+            Item::Sql(statement) | Item::CopyStart(statement) => {
+                assert!(!in_copy, "a statement inside a COPY block");
+                in_copy = matches!(item, Item::CopyStart(_));
+                let start = statement.start;
+                assert!(start.line >= last_line && start.line >= 1, "{start:?}");
+                assert!(statement.end_line >= start.line, "{statement:?}");
+                assert!(
+                    last_offset.is_none_or(|last| start.byte_offset > last),
+                    "statements out of order"
+                );
+                assert!(start.byte_offset < dump.len() as u64);
+                last_offset = Some(start.byte_offset);
+                last_line = statement.end_line;
+            }
+            Item::CopyData(data) => {
+                assert!(in_copy, "COPY data outside a COPY block");
+                assert!(!data.is_empty());
+            }
+            Item::CopyEnd { .. } => {
+                assert!(in_copy, "COPY end outside a COPY block");
+                in_copy = false;
+            }
+            Item::Meta { location, .. } => {
+                assert!(!in_copy, "a meta-command inside a COPY block");
+                // A meta-command may come in the middle of a statement, which is yielded
+                // once complete, after it.
+                assert!(location.line >= last_line);
+            }
+        }
+    }
+    assert!(!in_copy, "a COPY block without its end");
+});

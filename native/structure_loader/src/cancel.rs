@@ -1,0 +1,333 @@
+//! Stopping a load before it ends: a time limit ([`crate::LoadOptions::timeout`]) or a
+//! [`CancelHandle`] triggered from another thread.
+//!
+//! Once a stop is due, the load sends nothing more. If a request is on its way, the server
+//! is asked to cancel it (a cancel request on a second connection, repeated until it takes
+//! effect, since one that arrives between two statements is ignored), the load waits up
+//! to [`CANCEL_GRACE`] for the server to give up the statement, then ends its session
+//! without committing: the server rolls the transaction back and releases every lock.
+
+use futures_util::task::AtomicWaker;
+use futures_util::FutureExt;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::time::{Instant, Sleep};
+use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
+use tokio_postgres::CancelToken;
+
+/// How long a stopped load waits for the server to give up the running statement before
+/// dropping the connection anyway (the server then notices only when it next talks to it).
+pub(crate) const CANCEL_GRACE: Duration = Duration::from_secs(3);
+
+/// How often the cancel request is repeated while the statement keeps running.
+pub(crate) const CANCEL_RETRY: Duration = Duration::from_millis(250);
+
+/// Stops a running load from any thread: [`CancelHandle::cancel`] makes the load fail with
+/// [`crate::ErrorReason::Cancelled`] promptly, rolling back everything it did.
+///
+/// Clones share the same state. Cancelling before the load starts makes it stop before it
+/// sends anything.
+#[derive(Clone, Default)]
+pub struct CancelHandle(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    cancelled: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl CancelHandle {
+    pub fn new() -> Self {
+        CancelHandle::default()
+    }
+
+    /// Asks the load to stop. Returns at once; the load fails soon after.
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        self.0.waker.wake();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn poll_cancelled(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_cancelled() {
+            return Poll::Ready(());
+        }
+        self.0.waker.register(cx.waker());
+        // A cancel between the check and the registration would have found no waker.
+        if self.is_cancelled() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+impl fmt::Debug for CancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CancelHandle")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// Handles compare equal when they are clones of each other.
+impl PartialEq for CancelHandle {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for CancelHandle {}
+
+/// Sends cancel requests for one session's backend.
+#[derive(Clone)]
+pub(crate) struct CancelRequester {
+    /// The CancelRequest message (backend process id and secret key), if it could be made.
+    message: Option<[u8; CANCEL_REQUEST_LENGTH]>,
+    /// The host name or address, or unix-socket directory, and port connected to.
+    host: String,
+    port: u16,
+}
+
+const CANCEL_REQUEST_LENGTH: usize = 16;
+const CANCEL_REQUEST_CODE: u32 = 80_877_102;
+
+impl CancelRequester {
+    pub(crate) fn new(token: &CancelToken, host: &str, port: u16) -> Self {
+        CancelRequester {
+            message: cancel_request_message(token),
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    /// Asks the server to cancel what the session's backend is running, as libpq's
+    /// `PQcancel` does: on a new plain connection (the server answers a cancel request
+    /// before any TLS or authentication, whatever the main connection uses), then waiting
+    /// for the server to close that connection. tokio-postgres's own
+    /// `CancelToken::cancel_query` closes it first, which makes PgBouncer 1.18 (Debian
+    /// 12's) abort with "bad client state", dropping every client of the pooler.
+    pub(crate) async fn send(self) -> io::Result<()> {
+        let message = self
+            .message
+            .ok_or_else(|| io::Error::other("tokio-postgres wrote an unexpected cancel request"))?;
+        if self.host.starts_with('/') {
+            let socket = Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port));
+            send_on(UnixStream::connect(socket).await?, &message).await
+        } else {
+            let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+            send_on(stream, &message).await
+        }
+    }
+}
+
+async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    message: &[u8],
+) -> io::Result<()> {
+    stream.write_all(message).await?;
+    let mut discard = [0; 64];
+    while stream.read(&mut discard).await? > 0 {}
+    Ok(())
+}
+
+/// The CancelRequest message for `token`'s backend. Its process id and secret key are
+/// private to tokio-postgres, so this lets it write the request into memory, answering
+/// "go ahead" to the TLS request it sends first when the connection uses TLS.
+fn cancel_request_message(token: &CancelToken) -> Option<[u8; CANCEL_REQUEST_LENGTH]> {
+    let mut written = Vec::new();
+    token
+        .cancel_query_raw(Captured(&mut written), Unencrypted)
+        .now_or_never()?
+        .ok()?;
+    let message: [u8; CANCEL_REQUEST_LENGTH] = written
+        .get(written.len().checked_sub(CANCEL_REQUEST_LENGTH)?..)?
+        .try_into()
+        .ok()?;
+    let is_cancel_request = message[..4] == (CANCEL_REQUEST_LENGTH as u32).to_be_bytes()
+        && message[4..8] == CANCEL_REQUEST_CODE.to_be_bytes();
+    is_cancel_request.then_some(message)
+}
+
+/// An in-memory stream that keeps what is written and reads `S` (TLS accepted).
+struct Captured<'a>(&'a mut Vec<u8>);
+
+impl AsyncRead for Captured<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        buf.put_slice(b"S");
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Captured<'_> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.0.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl TlsStream for Captured<'_> {
+    fn channel_binding(&self) -> ChannelBinding {
+        ChannelBinding::none()
+    }
+}
+
+/// A TLS "handshake" that leaves [`Captured`] as it is.
+struct Unencrypted;
+
+impl<'a> TlsConnect<Captured<'a>> for Unencrypted {
+    type Stream = Captured<'a>;
+    type Error = io::Error;
+    type Future = std::future::Ready<io::Result<Captured<'a>>>;
+
+    fn connect(self, stream: Captured<'a>) -> Self::Future {
+        std::future::ready(Ok(stream))
+    }
+}
+
+/// Why a load was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StopReason {
+    /// The time limit, given here, expired.
+    TimedOut(Duration),
+    Cancelled,
+}
+
+/// The conditions that stop a load: a deadline, a [`CancelHandle`], both or neither.
+pub(crate) struct Stop {
+    cancel: Option<CancelHandle>,
+    deadline: Option<(Duration, Instant, Pin<Box<Sleep>>)>,
+}
+
+impl Stop {
+    /// Never stops.
+    pub(crate) fn never() -> Stop {
+        Stop {
+            cancel: None,
+            deadline: None,
+        }
+    }
+
+    /// Stops `timeout` from now, or when `cancel` is triggered. Must be called inside the
+    /// runtime (the deadline is a runtime timer).
+    pub(crate) fn new(timeout: Option<Duration>, cancel: Option<CancelHandle>) -> Stop {
+        let deadline = timeout.map(|timeout| {
+            let at = Instant::now() + timeout;
+            (timeout, at, Box::pin(tokio::time::sleep_until(at)))
+        });
+        Stop { cancel, deadline }
+    }
+
+    /// Whether a stop is due, without waiting (for code that does not poll, such as
+    /// splitting the file).
+    pub(crate) fn due(&self) -> Option<StopReason> {
+        if self.cancel.as_ref().is_some_and(CancelHandle::is_cancelled) {
+            return Some(StopReason::Cancelled);
+        }
+        match &self.deadline {
+            Some((timeout, at, _)) if Instant::now() >= *at => Some(StopReason::TimedOut(*timeout)),
+            _ => None,
+        }
+    }
+
+    /// Ready once a stop is due.
+    pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<StopReason> {
+        if let Some(cancel) = &self.cancel {
+            if cancel.poll_cancelled(cx).is_ready() {
+                return Poll::Ready(StopReason::Cancelled);
+            }
+        }
+        if let Some((timeout, _, sleep)) = &mut self.deadline {
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(StopReason::TimedOut(*timeout));
+            }
+        }
+        Poll::Pending
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::future::poll_fn;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_cancel_from_another_thread_wakes_the_waiting_load() {
+        let handle = CancelHandle::new();
+        let remote = handle.clone();
+        assert_eq!(handle, remote);
+        assert_ne!(handle, CancelHandle::new());
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            remote.cancel();
+        });
+        let reason = runtime().block_on(async {
+            let mut stop = Stop::new(None, Some(handle.clone()));
+            assert_eq!(stop.due(), None);
+            poll_fn(|cx| stop.poll(cx)).await
+        });
+        canceller.join().unwrap();
+        assert_eq!(reason, StopReason::Cancelled);
+        assert!(handle.is_cancelled());
+    }
+
+    #[test]
+    fn the_deadline_stops_after_the_timeout() {
+        runtime().block_on(async {
+            let timeout = Duration::from_millis(30);
+            let started = Instant::now();
+            let mut stop = Stop::new(Some(timeout), None);
+            assert_eq!(
+                poll_fn(|cx| stop.poll(cx)).await,
+                StopReason::TimedOut(timeout)
+            );
+            assert!(started.elapsed() >= timeout);
+            assert_eq!(stop.due(), Some(StopReason::TimedOut(timeout)));
+        });
+    }
+
+    #[test]
+    fn never_is_never_due() {
+        runtime().block_on(async {
+            let mut stop = Stop::never();
+            assert_eq!(stop.due(), None);
+            let polled = poll_fn(|cx| Poll::Ready(stop.poll(cx))).await;
+            assert_eq!(polled, Poll::Pending);
+        });
+    }
+}
