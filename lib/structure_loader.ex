@@ -57,8 +57,7 @@ defmodule StructureLoader do
   `config/0`, whose result is read) or the keyword list itself. The keys are Ecto's and
   Postgrex's: `:url`, `:hostname`, `:port`, `:username`, `:password`, `:database`,
   `:socket_dir`, `:socket`, `:ssl`, `:parameters`, `:connect_timeout`, with the same `PG*`
-  environment defaults; see `StructureLoader.Config` for the details. TLS is not supported
-  yet: settings asking for it give a `:connect` error instead of connecting in plain text.
+  environment defaults; see `StructureLoader.Config` for the details, TLS included.
 
   ## Options
 

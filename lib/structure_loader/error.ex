@@ -10,7 +10,8 @@ defmodule StructureLoader.Error do
       block, or a custom-format dump (use `pg_restore` for those)
     * `:meta_command` - a psql meta-command other than the ones pg_dump writes
       (`\\restrict`, `\\unrestrict`, `\\connect` to the same database)
-    * `:connect` - the server cannot be reached, or TLS was asked for (not supported yet)
+    * `:connect` - the server cannot be reached, TLS failed (an untrusted, expired or
+      mismatched certificate, a server without TLS), or the connection broke
     * `:auth` - the server refused the credentials (SQLSTATE class 28)
     * `:database` - the server reported an error, for instance for a statement of the
       file (everything the file did is rolled back) or for an unknown database

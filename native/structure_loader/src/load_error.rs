@@ -52,7 +52,7 @@ pub enum ErrorReason {
     Parse,
     /// A meta-command that is refused or breaks psql's `\restrict` rules.
     MetaCommand,
-    /// The server cannot be reached, or the connection broke.
+    /// The server cannot be reached, TLS failed, or the connection broke.
     Connect,
     /// The server refused the credentials (SQLSTATE 28P01 or 28000).
     Auth,

@@ -161,7 +161,7 @@ fn decode_conn(term: Term) -> Result<ConnectOptions, LoadError> {
     let conn: ConnArg = term.decode().map_err(|_| {
         invalid_argument(
             "conn",
-            "%{host, port, user, password, dbname, connect_timeout_ms, parameters}",
+            "%{host, port, user, password, dbname, connect_timeout_ms, parameters, ssl}",
         )
     })?;
     ConnectOptions::try_from(conn).map_err(|(name, expected)| invalid_argument(name, expected))
