@@ -266,30 +266,19 @@ mod tests {
         assert_eq!(config.get_ssl_mode(), SslMode::Disable);
     }
 
-    fn tls(mode: TlsMode) -> TlsOptions {
-        TlsOptions {
-            mode,
-            ca_certificates: Vec::new(),
-            ca_certificate_file: None,
-            client_certificate_file: None,
-            client_key_file: None,
-            server_name: None,
-        }
-    }
-
     #[test]
     fn tls_modes_set_the_ssl_mode_and_only_prefer_may_fall_back() {
         let mut with_tls = options("db.internal");
-        with_tls.tls = Some(tls(TlsMode::Prefer));
+        with_tls.tls = Some(TlsOptions::new(TlsMode::Prefer));
         assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Prefer);
-        with_tls.tls = Some(tls(TlsMode::Require));
+        with_tls.tls = Some(TlsOptions::new(TlsMode::Require));
         assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Require);
     }
 
     #[test]
     fn tls_over_a_unix_socket_is_refused_unless_preferred() {
         let mut socket = options("/var/run/postgresql");
-        socket.tls = Some(tls(TlsMode::Require));
+        socket.tls = Some(TlsOptions::new(TlsMode::Require));
         let error = socket.tls_connector().err().unwrap();
         assert_eq!(error.reason(), ErrorReason::Connect);
         assert_eq!(
@@ -297,7 +286,7 @@ mod tests {
             "cannot connect to /var/run/postgresql/.s.PGSQL.5432: the settings require TLS \
              (sslmode=require), but a unix socket carries no TLS; connect by host name instead"
         );
-        socket.tls = Some(tls(TlsMode::Prefer));
+        socket.tls = Some(TlsOptions::new(TlsMode::Prefer));
         assert!(socket.tls_connector().is_ok());
     }
 }

@@ -80,6 +80,18 @@ impl TlsMode {
 }
 
 impl TlsOptions {
+    /// `mode` with nothing else: the system's CAs, no client certificate, the host's name.
+    pub fn new(mode: TlsMode) -> Self {
+        TlsOptions {
+            mode,
+            ca_certificates: Vec::new(),
+            ca_certificate_file: None,
+            client_certificate_file: None,
+            client_key_file: None,
+            server_name: None,
+        }
+    }
+
     pub(crate) fn ssl_mode(&self) -> SslMode {
         match self.mode {
             TlsMode::Prefer => SslMode::Prefer,
@@ -519,17 +531,6 @@ fn utc_date(seconds: u64) -> String {
 mod tests {
     use super::*;
 
-    fn options(mode: TlsMode) -> TlsOptions {
-        TlsOptions {
-            mode,
-            ca_certificates: Vec::new(),
-            ca_certificate_file: None,
-            client_certificate_file: None,
-            client_key_file: None,
-            server_name: None,
-        }
-    }
-
     #[test]
     fn dates_are_shown_in_utc() {
         assert_eq!(utc_date(0), "1970-01-01 00:00:00 UTC");
@@ -547,15 +548,19 @@ mod tests {
 
     #[test]
     fn only_prefer_lets_tokio_postgres_fall_back_to_plain_text() {
-        assert_eq!(options(TlsMode::Prefer).ssl_mode(), SslMode::Prefer);
+        assert_eq!(TlsOptions::new(TlsMode::Prefer).ssl_mode(), SslMode::Prefer);
         for mode in [TlsMode::Require, TlsMode::VerifyCa, TlsMode::VerifyFull] {
-            assert_eq!(options(mode).ssl_mode(), SslMode::Require, "{mode:?}");
+            assert_eq!(
+                TlsOptions::new(mode).ssl_mode(),
+                SslMode::Require,
+                "{mode:?}"
+            );
         }
     }
 
     #[test]
     fn missing_files_are_named_in_the_error() {
-        let mut verify = options(TlsMode::VerifyFull);
+        let mut verify = TlsOptions::new(TlsMode::VerifyFull);
         verify.ca_certificate_file = Some("/nonexistent/ca.pem".into());
         let error = TlsConnector::new(Some(&verify)).err().unwrap();
         assert_eq!(error.reason(), ErrorReason::Connect);
@@ -566,7 +571,7 @@ mod tests {
             "{error}"
         );
 
-        let mut client = options(TlsMode::Require);
+        let mut client = TlsOptions::new(TlsMode::Require);
         client.client_certificate_file = Some("/nonexistent/client.pem".into());
         let error = TlsConnector::new(Some(&client)).err().unwrap();
         assert!(error
@@ -584,7 +589,7 @@ mod tests {
         let certificate = directory.join("client.pem");
         std::fs::write(&certificate, "not a certificate\n").unwrap();
 
-        let mut client = options(TlsMode::Require);
+        let mut client = TlsOptions::new(TlsMode::Require);
         client.client_certificate_file = Some(certificate.clone());
         client.client_key_file = Some(key.clone());
         let error = TlsConnector::new(Some(&client)).err().unwrap();
@@ -609,7 +614,7 @@ mod tests {
     #[test]
     fn ca_certificates_may_come_as_der_and_garbage_is_named() {
         let der = CertificateDer::from_pem_slice(CA_FOR_TESTS.as_bytes()).unwrap();
-        let mut verify = options(TlsMode::VerifyCa);
+        let mut verify = TlsOptions::new(TlsMode::VerifyCa);
         verify.ca_certificates = vec![der.to_vec()];
         assert!(TlsConnector::new(Some(&verify)).is_ok());
 
@@ -625,7 +630,7 @@ mod tests {
 
     #[test]
     fn the_trusted_cas_are_described_for_unknown_issuer_errors() {
-        let mut verify = options(TlsMode::VerifyFull);
+        let mut verify = TlsOptions::new(TlsMode::VerifyFull);
         assert_eq!(verify.trusted_description(), "the system's trusted CAs");
         verify.ca_certificate_file = Some("/etc/db/ca.pem".into());
         assert_eq!(
