@@ -140,6 +140,11 @@ defmodule StructureLoader.TestDB do
     path
   end
 
+  @doc "Asserts that `database`'s schema is still `before`, a `dump!/1` taken earlier."
+  def assert_unchanged!(before, database) do
+    assert_same_text!(before, dump!(database), "the database before and after")
+  end
+
   @doc "Asserts equality of two large texts, showing a diff rather than both texts."
   def assert_same_text!(expected, actual, what) do
     unless expected == actual do

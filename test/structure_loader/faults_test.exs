@@ -105,14 +105,6 @@ defmodule StructureLoader.FaultsTest do
     ) == "1"
   end
 
-  defp assert_unchanged(context, database \\ nil) do
-    TestDB.assert_same_text!(
-      context.empty,
-      TestDB.dump!(database || context.database),
-      "the database before and after"
-    )
-  end
-
   defp assert_next_load_succeeds(context) do
     path = TestDB.write_file!("CREATE TABLE public.next_one (id integer);\n")
 
@@ -152,7 +144,7 @@ defmodule StructureLoader.FaultsTest do
 
       # The backend is gone, not still sleeping with the transaction open.
       wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end, 2_000)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       assert_next_load_succeeds(context)
     end
 
@@ -213,7 +205,7 @@ defmodule StructureLoader.FaultsTest do
       # The server waits for COPY data until the connection really goes away.
       Proxy.stop(proxy)
       wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       assert_next_load_succeeds(context)
     end
 
@@ -292,7 +284,7 @@ defmodule StructureLoader.FaultsTest do
              ) =~ ~r/\bfree$/
 
       refute_received {:returned, _}
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       assert_next_load_succeeds(context)
     end
 
@@ -315,7 +307,7 @@ defmodule StructureLoader.FaultsTest do
                )
 
       assert message =~ "cancelled"
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 
@@ -343,7 +335,7 @@ defmodule StructureLoader.FaultsTest do
       assert Exception.message(error) =~
                "#{path}:2:1: FATAL 57P01: terminating connection due to administrator command"
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       assert_next_load_succeeds(context)
     end
 
@@ -369,7 +361,7 @@ defmodule StructureLoader.FaultsTest do
       assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:1: .*connection/
 
       wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       assert_next_load_succeeds(context)
     end
   end

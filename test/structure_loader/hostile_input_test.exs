@@ -19,21 +19,13 @@ defmodule StructureLoader.HostileInputTest do
   defp load(path, config),
     do: StructureLoader.structure_load("/unused", Keyword.put(config, :dump_path, path))
 
-  defp assert_unchanged(context) do
-    TestDB.assert_same_text!(
-      context.empty,
-      TestDB.dump!(context.database),
-      "the database before and after"
-    )
-  end
-
   # The same error from a load and from check/1, which splits without a database.
   defp assert_refused(context, path, reason, line) do
     assert {:error, %Error{reason: ^reason, path: ^path, line: ^line} = error} =
              load(path, context.config)
 
     assert {:error, %Error{reason: ^reason, line: ^line}} = StructureLoader.check(path)
-    assert_unchanged(context)
+    TestDB.assert_unchanged!(context.empty, context.database)
     error
   end
 
@@ -47,7 +39,7 @@ defmodule StructureLoader.HostileInputTest do
         end)
 
       assert log =~ "loaded 0 statements from #{path}"
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "only comments and blank lines", context do
@@ -55,7 +47,7 @@ defmodule StructureLoader.HostileInputTest do
         TestDB.write_file!("--\n-- PostgreSQL database dump\n--\n\n/* nothing */\n\n-- end\n")
 
       assert load(path, context.config) == {:ok, path}
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 
@@ -91,7 +83,7 @@ defmodule StructureLoader.HostileInputTest do
       # meta-command.
       assert reason in [:parse, :meta_command]
       assert line >= 2 and column >= 1
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a custom-format dump made by pg_dump -Fc", context do
@@ -155,7 +147,7 @@ defmodule StructureLoader.HostileInputTest do
                load(path, context.config)
 
       assert Exception.message(error) =~ ~r/too many levels of symbolic links/i
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     # Root reads any file whatever its mode, and the suite runs as root in CI: the load
@@ -172,7 +164,7 @@ defmodule StructureLoader.HostileInputTest do
         assert Exception.message(error) == expected
       end
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 
@@ -236,7 +228,7 @@ defmodule StructureLoader.HostileInputTest do
       assert error.message =~ "\\connect #{other} is refused"
       # Without a database, check/1 cannot tell which database is "another" one.
       assert {:error, %Error{reason: :meta_command, line: 4}} = StructureLoader.check(path)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
       refute File.exists?(context.sentinel)
       TestDB.assert_same_text!(other_empty, TestDB.dump!(other), "the other database")
     end

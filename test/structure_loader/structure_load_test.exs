@@ -39,14 +39,6 @@ defmodule StructureLoader.StructureLoadTest do
    SELECT people.name FROM public.people WHERE (people.name IS NOT NULL);
   """
 
-  defp assert_unchanged(context) do
-    TestDB.assert_same_text!(
-      context.empty,
-      TestDB.dump!(context.database),
-      "the database before and after"
-    )
-  end
-
   # A load that fails before sending anything to the database logs nothing about the file,
   # not even a server warning.
   defp load_failing_quietly(path, config) do
@@ -156,7 +148,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert {:error, %Error{reason: :database, sqlstate: "42P07", line: 6}} =
                StructureLoader.structure_load(Path.dirname(path), context.config)
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 
@@ -236,7 +228,7 @@ defmodule StructureLoader.StructureLoadTest do
                StructureLoader.structure_load(Path.dirname(path), config)
 
       assert error.message =~ ~s(unrecognized configuration parameter "transaction_timeout")
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 
@@ -251,7 +243,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert Exception.message(error) ==
                "#{path}: no such file (structure.sql in the directory given)"
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a directory", context do
@@ -262,7 +254,7 @@ defmodule StructureLoader.StructureLoadTest do
                StructureLoader.structure_load("/unused", config)
 
       assert Exception.message(error) =~ ~r/^#{Regex.escape(dir)}: .*directory/i
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "bytes that are not UTF-8", context do
@@ -273,7 +265,7 @@ defmodule StructureLoader.StructureLoadTest do
                load_failing_quietly(path, context.config)
 
       assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:\d+: .*UTF8/i
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "an unterminated quoted string, reported where it opens", context do
@@ -286,7 +278,7 @@ defmodule StructureLoader.StructureLoadTest do
                load_failing_quietly(path, context.config)
 
       assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:30: .*unterminated/i
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a custom-format dump, with pg_restore advice", context do
@@ -295,7 +287,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert {:error, %Error{reason: :parse} = error} = load_failing_quietly(path, context.config)
 
       assert Exception.message(error) =~ "pg_restore"
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a meta-command that could run a shell", context do
@@ -309,7 +301,7 @@ defmodule StructureLoader.StructureLoadTest do
 
       assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:1: /
       refute File.exists?("/tmp/structure_loader_was_here")
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a wrong password, never shown", context do
@@ -324,7 +316,7 @@ defmodule StructureLoader.StructureLoadTest do
 
       refute Exception.message(error) =~ "wrong-password-31337"
       refute inspect(error) =~ "wrong-password-31337"
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a closed port", context do
@@ -340,7 +332,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert Exception.message(error) =~ "127.0.0.1:#{port}"
       assert Exception.message(error) =~ ~r/refused/i
       refute_password(error)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a server that never answers, within connect_timeout", context do
@@ -360,7 +352,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert System.monotonic_time(:millisecond) - started < 5_000
       assert Exception.message(error) == "timed out after 300 ms connecting to 127.0.0.1:#{port}"
       :gen_tcp.close(socket)
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "an unknown database", context do
@@ -382,7 +374,7 @@ defmodule StructureLoader.StructureLoadTest do
                StructureLoader.structure_load(Path.dirname(path), config)
 
       assert Exception.message(error) =~ "the server does not support SSL (TLS)"
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a failing statement in the middle rolls everything back", context do
@@ -423,7 +415,7 @@ defmodule StructureLoader.StructureLoadTest do
                | );\
              """
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a failing statement without an error position points at its first line", context do
@@ -442,7 +434,7 @@ defmodule StructureLoader.StructureLoadTest do
       assert Exception.message(error) =~
                ~s(#{path}:3:1: ERROR 42P07: relation "users" already exists\n  | CREATE TABLE)
 
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "bad COPY data", context do
@@ -456,7 +448,7 @@ defmodule StructureLoader.StructureLoadTest do
 
       assert error.message =~ ~s(invalid input syntax for type integer: "three")
       assert error.line in [2, 5]
-      assert_unchanged(context)
+      TestDB.assert_unchanged!(context.empty, context.database)
     end
   end
 end
