@@ -78,7 +78,8 @@ pub(crate) fn is_blank(text: &str) -> bool {
     }
 }
 
-fn skip_block_comment(text: &str) -> &str {
+/// The text after the (nested) block comment `text` starts with (empty if it never ends).
+pub(crate) fn skip_block_comment(text: &str) -> &str {
     let bytes = text.as_bytes();
     let mut depth = 0;
     let mut i = 0;

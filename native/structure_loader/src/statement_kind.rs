@@ -1,5 +1,7 @@
 //! Recognises the few statements the executor treats specially, from their first words.
 
+use crate::classify::skip_block_comment;
+
 /// What the executor needs to know about a statement before sending it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum StatementKind {
@@ -163,30 +165,6 @@ impl<'t> Words<'t> {
             }
         }
     }
-}
-
-/// The text after the (nested) block comment `text` starts with.
-fn skip_block_comment(text: &str) -> &str {
-    let mut depth = 0usize;
-    let mut index = 0;
-    let bytes = text.as_bytes();
-    while index + 1 < bytes.len() {
-        match &bytes[index..index + 2] {
-            b"/*" => {
-                depth += 1;
-                index += 2;
-            }
-            b"*/" => {
-                depth -= 1;
-                index += 2;
-                if depth == 0 {
-                    return &text[index..];
-                }
-            }
-            _ => index += 1,
-        }
-    }
-    ""
 }
 
 #[cfg(test)]
