@@ -5,7 +5,7 @@ if missing != [] do
   StructureLoader's tests need a running PostgreSQL and #{Enum.join(missing, ", ")} set.
   Start a throwaway one with:
 
-      eval "$(scripts/pg start /tmp/sl-pg 54329)"
+      eval "$(scripts/pg start /tmp/sl-pg 25429)"
   """
 end
 
