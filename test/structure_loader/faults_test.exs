@@ -371,9 +371,7 @@ defmodule StructureLoader.FaultsTest do
 
     setup do
       dir = Path.join(System.tmp_dir!(), "sl-own-pg-#{System.unique_integer([:positive])}")
-      {:ok, listen} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-      {:ok, port} = :inet.port(listen)
-      :ok = :gen_tcp.close(listen)
+      port = free_port_below_ephemeral_range()
       pg = Path.expand("../../scripts/pg", __DIR__)
 
       start = fn ->
@@ -432,6 +430,17 @@ defmodule StructureLoader.FaultsTest do
 
       assert StructureLoader.table_exists?(config, "a")
     end
+  end
+
+  # The server gives up its port while it is stopped; an outgoing connection of a test
+  # running meanwhile may take a port of the ephemeral range (32768-60999) as its own.
+  defp free_port_below_ephemeral_range do
+    Enum.find(26_000..26_999, fn port ->
+      case :gen_tcp.listen(port, ip: {127, 0, 0, 1}) do
+        {:ok, listen} -> :gen_tcp.close(listen) == :ok
+        {:error, :eaddrinuse} -> false
+      end
+    end) || flunk("no free port in 26000-26999")
   end
 
   defp own_sql!(port, sql) do
