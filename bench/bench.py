@@ -318,8 +318,8 @@ def report_schema(runs, rtts, methods, dump, counts, reps, slow, objects, beam):
         "One message: every SQL statement joined with `\\;` so that psql sends them as one "
         "simple-query message (`psql -1`, so BEGIN and COMMIT are separate messages).",
         "Round trips per load, counted by the proxy (connecting included): " + ", ".join(round_trips) + ".",
-        f"Machine: {os.cpu_count()} CPUs, {capture([PG_BIN / 'postgres', '--version']).strip()}, "
-        f"{time.strftime('%Y-%m-%d %H:%M %Z')}.",
+        f"Machine: {os.cpu_count()} CPUs, {capture([PG_BIN / 'postgres', '--version']).strip()} "
+        f"with its files on {server_filesystem()} (fsync off), {time.strftime('%Y-%m-%d %H:%M %Z')}.",
     ]
     if beam:
         notes.append(f"StructureLoader: {beam.source} (NIF sha256 {beam.nif_sha256}).")
@@ -408,6 +408,11 @@ def copy_dump(size_mb):
 
 # ---------------------------------------------------------------------------------------
 # helpers
+
+
+def server_filesystem():
+    """The type of the filesystem holding the server's files (scripts/bench: tmpfs by default)."""
+    return capture(["stat", "-f", "-c", "%T", os.environ["PG_SOCKET_DIR"]]).strip()
 
 
 class LatencyProxy:
