@@ -18,7 +18,7 @@ use crate::item::Statement;
 /// A batch is sent once it holds this many bytes...
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// ...or this many statements.
-const MAX_BATCH_STATEMENTS: usize = 2000;
+const MAX_BATCH_STATEMENTS: usize = 10_000;
 
 /// Statements waiting to be sent as one message.
 #[derive(Debug, Default)]

@@ -130,36 +130,36 @@ impl Load<'_, '_> {
         self.session
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
-        if !self.options.strict_settings {
-            self.skip = self.unknown_settings(&found.preamble_settings).await?;
-        }
-        self.session.execute("BEGIN").await?;
-        let loaded = match self.in_transaction(split_options, &database).await {
+        let loaded = match self
+            .in_transaction(&found.preamble_settings, split_options, &database)
+            .await
+        {
             Ok(loaded) => loaded,
             Err(error) => {
                 self.session.rollback().await;
                 return Err(error);
             }
         };
-        if let Err(error) = self.session.execute(RESET_SESSION_STATE).await {
-            self.session.rollback().await;
-            return Err(error.in_file(self.dump.path()));
-        }
         self.session
-            .commit()
+            .commit_after(RESET_SESSION_STATE)
             .await
             .map_err(|error| error.in_file(self.dump.path()))?;
         self.summary.loaded = loaded;
         Ok(self.summary)
     }
 
-    /// Everything between `BEGIN` and `COMMIT`: `false` when [`LoadOptions::if_absent`]
-    /// found the table, so nothing was loaded.
+    /// Everything between `BEGIN` and `COMMIT`, `BEGIN` included: `false` when
+    /// [`LoadOptions::if_absent`] found the table, so nothing was loaded.
     async fn in_transaction(
         &mut self,
+        preamble_settings: &[PreambleSetting],
         split_options: SplitOptions,
         database: &str,
     ) -> Result<bool, LoadError> {
+        let unknown = self.begin(preamble_settings).await?;
+        if !self.options.strict_settings {
+            self.skip = unknown;
+        }
         if let Some(table) = &self.options.if_absent {
             table::lock(self.session, table).await.map_err(|error| {
                 error.while_doing(
@@ -195,22 +195,20 @@ impl Load<'_, '_> {
         ))
     }
 
-    /// The preamble settings the server does not know, asked in one query, by the byte
-    /// offset of the statement that sets them.
-    async fn unknown_settings(
+    /// Starts the transaction, asking in the same round trip which preamble settings the
+    /// server does not know: returned by the byte offset of the statement that sets them.
+    async fn begin(
         &mut self,
         settings: &[PreambleSetting],
     ) -> Result<HashMap<u64, String>, LoadError> {
-        if settings.is_empty() {
-            return Ok(HashMap::new());
-        }
         let names: Vec<&str> = settings
             .iter()
             .map(|setting| setting.name.as_str())
             .collect();
         let rows = self
             .session
-            .query(
+            .query_after(
+                "BEGIN",
                 "SELECT wanted FROM unnest($1) AS wanted \
                  WHERE wanted NOT IN (SELECT name FROM pg_settings)",
                 &[(&names, Type::TEXT_ARRAY)],

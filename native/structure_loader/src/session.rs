@@ -6,6 +6,7 @@ use crate::connect::{ConnectOptions, PgConnection};
 use crate::load_error::{ErrorReason, LoadError};
 use crate::notice::Notice;
 use bytes::Bytes;
+use futures_util::future::join;
 use futures_util::{SinkExt, Stream};
 use std::future::{poll_fn, Future};
 use std::pin::{pin, Pin};
@@ -157,12 +158,15 @@ impl<'n> Session<'n> {
             .await
     }
 
-    /// Commits. A stop that comes once `COMMIT` is sent does not cancel it: the server's
-    /// answer decides, and only if none comes within [`CANCEL_GRACE`] does the load fail,
-    /// saying that the outcome is unknown.
-    pub(crate) async fn commit(&mut self) -> Result<(), LoadError> {
+    /// Runs `prelude`, then commits, both sent at once. Either way the transaction has
+    /// ended: if the prelude fails, the server turns the `COMMIT` behind it into a
+    /// rollback, and the prelude's error is returned. A stop that comes once they are sent
+    /// does not cancel them: the server's answer decides, and only if none comes within
+    /// [`CANCEL_GRACE`] does the load fail, saying that the outcome is unknown.
+    pub(crate) async fn commit_after(&mut self, prelude: &str) -> Result<(), LoadError> {
+        let commit = self.client.batch_execute("COMMIT");
         self.socket
-            .drive(self.client.batch_execute("COMMIT"), Mode::Final)
+            .drive(after(&self.client, prelude, commit), Mode::Final)
             .await
     }
 
@@ -211,6 +215,21 @@ impl<'n> Session<'n> {
     ) -> Result<Vec<Row>, LoadError> {
         self.socket
             .drive(self.client.query_typed(sql, params), Mode::Cancellable)
+            .await
+    }
+
+    /// Runs `prelude` through the simple-query protocol, then `sql` as [`Session::query`]
+    /// does, both sent at once: the prelude costs no round trip of its own. Fails with
+    /// the prelude's error if it failed.
+    pub(crate) async fn query_after(
+        &mut self,
+        prelude: &str,
+        sql: &str,
+        params: &[(&(dyn ToSql + Sync), Type)],
+    ) -> Result<Vec<Row>, LoadError> {
+        let query = self.client.query_typed(sql, params);
+        self.socket
+            .drive(after(&self.client, prelude, query), Mode::Cancellable)
             .await
     }
 
@@ -497,6 +516,18 @@ impl Stopping {
         };
         LoadError::new(error.reason(), message)
     }
+}
+
+/// `request`, sent right behind the simple-query message `prelude` without waiting for
+/// its answer (both go out on the first poll, in that order), and awaited with it.
+async fn after<T>(
+    client: &Client,
+    prelude: &str,
+    request: impl Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<T, tokio_postgres::Error> {
+    let (prelude, request) = join(client.batch_execute(prelude), request).await;
+    prelude?;
+    request
 }
 
 /// Takes every response already received, counting completed statements; the outcome
