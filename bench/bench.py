@@ -10,7 +10,7 @@ and drop the databases). PG_BIN names the client binaries. Settings (environment
 
     BENCH_RTTS            round-trip times in ms through the latency    default 0,2,10
                           proxy; `direct` connects without the proxy
-    BENCH_REPS            repetitions per method and RTT                default 3
+    BENCH_REPS            repetitions per method and RTT                default 5
     BENCH_SLOW_SECONDS    a run longer than this is slow                default 150
     BENCH_SLOW_REPS       repetitions of a method that is slow at an    default 1
                           RTT (psql at 10 ms takes about 4 minutes a run)
@@ -67,7 +67,7 @@ def main():
 
 def schema_benchmark():
     rtts = [None if r == "direct" else float(r) for r in os.environ.get("BENCH_RTTS", "0,2,10").split(",")]
-    reps = int(os.environ.get("BENCH_REPS", "3"))
+    reps = int(os.environ.get("BENCH_REPS", "5"))
     slow_seconds = float(os.environ.get("BENCH_SLOW_SECONDS", "150"))
     slow_reps = int(os.environ.get("BENCH_SLOW_REPS", "1"))
     methods = os.environ.get("BENCH_METHODS", ",".join(METHODS)).split(",")
