@@ -185,7 +185,7 @@ defmodule StructureLoader.Config do
        database: config[:database] || env["PGDATABASE"] || missing!(:database),
        connect_timeout: connect_timeout(config),
        parameters: parameters(config),
-       ssl: ssl(config)
+       ssl: ssl(config, host, port)
      }}
   end
 
@@ -277,7 +277,7 @@ defmodule StructureLoader.Config do
 
   # TLS: the mode from libpq's sslmode if given, else from :ssl; the trusted CAs, client
   # certificate and server name from :ssl, libpq's files replacing its.
-  defp ssl(config) do
+  defp ssl(config, host, port) do
     from_ssl =
       case ssl_options(config) do
         nil -> @no_ssl_options
@@ -322,7 +322,7 @@ defmodule StructureLoader.Config do
       end
 
     if mode do
-      warn_unverified(mode, config)
+      warn_unverified(mode, config, "#{host}:#{port}")
       Map.put(settings, :mode, mode)
     end
   end
@@ -468,28 +468,28 @@ defmodule StructureLoader.Config do
     raise ArgumentError, "expected a file path, got: #{inspect(path)}"
   end
 
-  defp warn_unverified(:require, config) do
+  defp warn_unverified(:require, config, endpoint) do
     origin =
       if config[:sslmode], do: "sslmode=#{config[:sslmode]}", else: "ssl: [verify: :verify_none]"
 
     Logger.warning(
-      "TLS without certificate verification (#{origin}): the connection is encrypted, " <>
-        "but the server is not authenticated. Give its CA (ssl: [cacertfile: ...], or " <>
-        "sslmode=verify-full with sslrootcert=...) to verify it"
+      "TLS to #{endpoint} without certificate verification (#{origin}): the connection " <>
+        "is encrypted, but the server is not authenticated. Give its CA " <>
+        "(ssl: [cacertfile: ...], or sslmode=verify-full with sslrootcert=...) to verify it"
     )
   end
 
-  defp warn_unverified(:prefer, config) do
+  defp warn_unverified(:prefer, config, endpoint) do
     origin = config[:sslmode] || "prefer, libpq's default with sslrootcert, sslcert or sslkey"
 
     Logger.warning(
-      "TLS only if the server offers it, without certificate verification " <>
+      "TLS to #{endpoint} only if the server offers it, without certificate verification " <>
         "(sslmode=#{origin}): the connection may be plain text, and the server is not " <>
         "authenticated. Use sslmode=verify-full to require and verify TLS"
     )
   end
 
-  defp warn_unverified(_mode, _config), do: :ok
+  defp warn_unverified(_mode, _config, _endpoint), do: :ok
 
   defp endpoint(config, env) do
     port = port(config[:port] || env["PGPORT"] || 5432)

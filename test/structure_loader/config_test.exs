@@ -167,7 +167,7 @@ defmodule StructureLoader.ConfigTest do
   end
 
   describe "TLS from the :ssl option, as Postgrex takes it" do
-    @tls_base [username: "u", database: "d"]
+    @tls_base [hostname: "db.config-test", username: "u", database: "d"]
 
     defp ssl!(config), do: new!(Keyword.merge(@tls_base, config)).ssl
 
@@ -197,7 +197,9 @@ defmodule StructureLoader.ConfigTest do
           assert ssl!(ssl: [verify: :verify_none, cacertfile: "/ca.pem"]).mode == :require
         end)
 
-      assert log =~ "TLS without certificate verification (ssl: [verify: :verify_none])"
+      assert log =~
+               "TLS to db.config-test:5432 without certificate verification " <>
+                 "(ssl: [verify: :verify_none])"
     end
 
     test "CAs, the server name and a client certificate are taken, paths expanded" do
@@ -273,7 +275,7 @@ defmodule StructureLoader.ConfigTest do
   end
 
   describe "TLS from libpq's sslmode, sslrootcert, sslcert and sslkey" do
-    defp url_ssl!(query), do: new!(url: "ecto://u@h/d?" <> query).ssl
+    defp url_ssl!(query), do: new!(url: "ecto://u@url.config-test/d?" <> query).ssl
 
     test "sslmode names the mode; disable means none" do
       assert url_ssl!("sslmode=disable") == nil
@@ -289,9 +291,13 @@ defmodule StructureLoader.ConfigTest do
           assert url_ssl!("sslmode=allow").mode == :prefer
         end)
 
-      assert log =~ "TLS without certificate verification (sslmode=require)"
-      assert log =~ "(sslmode=prefer): the connection may be plain text"
-      assert log =~ "(sslmode=allow)"
+      assert log =~
+               "TLS to url.config-test:5432 without certificate verification (sslmode=require)"
+
+      assert log =~
+               ~r/TLS to url.config-test:5432 only if .* \(sslmode=prefer\): the connection may/
+
+      assert log =~ ~r/TLS to url.config-test:5432 only if .* \(sslmode=allow\)/
     end
 
     test "require with a root certificate verifies the chain, as in libpq" do
@@ -319,10 +325,13 @@ defmodule StructureLoader.ConfigTest do
       assert {ssl.certfile, ssl.keyfile, ssl.cacertfile} == {"/c.pem", "/c.key", "/ca.pem"}
     end
 
-    test "files without sslmode mean prefer, libpq's default" do
-      ExUnit.CaptureLog.capture_log(fn ->
-        assert url_ssl!("sslrootcert=/ca.pem").mode == :prefer
-      end)
+    test "files without sslmode mean prefer, libpq's default, with a warning" do
+      log =
+        ExUnit.CaptureLog.capture_log(fn ->
+          assert url_ssl!("sslrootcert=/ca.pem").mode == :prefer
+        end)
+
+      assert log =~ "(sslmode=prefer, libpq's default with sslrootcert, sslcert or sslkey)"
     end
 
     test "are also taken as keys, as Ecto's own URL parsing leaves them" do

@@ -144,7 +144,9 @@ defmodule StructureLoader.TLSTest do
           assert {:ok, _path} = StructureLoader.structure_load("unused", config)
         end)
 
-      assert log =~ "TLS without certificate verification (sslmode=require)"
+      assert log =~
+               "TLS to 127.0.0.1:#{tls.port} without certificate verification (sslmode=require)"
+
       assert probe!(tls, database) =~ ~r/^t\|/
     end
 
