@@ -130,8 +130,13 @@ impl Load<'_, '_> {
         self.session
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
+        // Strict: every setting is sent, and the server fails on one it does not know.
+        let skippable = match self.options.strict_settings {
+            true => &[][..],
+            false => &found.preamble_settings[..],
+        };
         let loaded = match self
-            .in_transaction(&found.preamble_settings, split_options, &database)
+            .in_transaction(skippable, split_options, &database)
             .await
         {
             Ok(loaded) => loaded,
@@ -148,18 +153,16 @@ impl Load<'_, '_> {
         Ok(self.summary)
     }
 
-    /// Everything between `BEGIN` and `COMMIT`, `BEGIN` included: `false` when
+    /// Everything between `BEGIN` and `COMMIT`, `BEGIN` included, skipping the
+    /// `skippable` settings the server does not know: `false` when
     /// [`LoadOptions::if_absent`] found the table, so nothing was loaded.
     async fn in_transaction(
         &mut self,
-        preamble_settings: &[PreambleSetting],
+        skippable: &[PreambleSetting],
         split_options: SplitOptions,
         database: &str,
     ) -> Result<bool, LoadError> {
-        let unknown = self.begin(preamble_settings).await?;
-        if !self.options.strict_settings {
-            self.skip = unknown;
-        }
+        self.skip = self.begin(skippable).await?;
         if let Some(table) = &self.options.if_absent {
             table::lock(self.session, table).await.map_err(|error| {
                 error.while_doing(
