@@ -131,9 +131,10 @@ impl Load<'_, '_> {
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
         // Strict: every setting is sent, and the server fails on one it does not know.
-        let skippable = match self.options.strict_settings {
-            true => &[][..],
-            false => &found.preamble_settings[..],
+        let skippable: &[PreambleSetting] = if self.options.strict_settings {
+            &[]
+        } else {
+            &found.preamble_settings
         };
         let loaded = match self
             .in_transaction(skippable, split_options, &database)
