@@ -3,7 +3,7 @@ defmodule StructureLoader.CheckTest do
 
   alias StructureLoader.{Error, TestDB}
 
-  @corpus Path.expand("../../../shared/corpus", __DIR__)
+  @corpus Path.expand("../fixtures/corpus", __DIR__)
 
   test "counts statements, COPY blocks, rows and meta-commands, and reads the pg_dump version" do
     path =

@@ -17,7 +17,7 @@ defmodule StructureLoader.FidelityTest do
   @moduletag :fidelity
   @moduletag timeout: 600_000
 
-  @corpus Path.expand("../../../shared/corpus", __DIR__)
+  @corpus Path.expand("../fixtures/corpus", __DIR__)
   @manifest Path.join(@corpus, "MANIFEST.tsv")
   @external_resource @manifest
 

@@ -1,6 +1,6 @@
 //! Splitting throughput on a large dump: `cargo bench -p structure_loader --bench split_throughput`.
 //!
-//! Builds a file of about 256 MB from the corpus in `shared/corpus` (schema dumps and
+//! Builds a file of about 256 MB from the corpus in `test/fixtures/corpus` (schema dumps and
 //! pagila's COPY data, repeated), then splits it three times and prints the best
 //! throughput, for the whole file and for schema statements alone. Target: at least
 //! 200 MB/s on one core.
@@ -14,9 +14,7 @@ use structure_loader::{Item, SplitOptions, Splitter};
 const TARGET_BYTES: u64 = 256 * 1024 * 1024;
 
 fn corpus_dir() -> PathBuf {
-    std::env::var_os("STRUCTURE_LOADER_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../test/fixtures/corpus")
 }
 
 /// Repeats `sources` until the file holds about `TARGET_BYTES`; each source is a whole

@@ -1,11 +1,10 @@
 //! The splitter sends exactly what psql 15 sends, on real dumps.
 //!
-//! - Every file of the shared corpus (`../shared/corpus`, or `$STRUCTURE_LOADER_CORPUS`)
-//!   splits into the statements recorded in `test/golden/corpus/<file>.tsv`: the length
-//!   and SHA-256 of each statement psql sent, made by `scripts/psql-goldens` from psql's
-//!   query log (hashes only, so the corpus text stays out of this repository).
-//! - The three dumps in `../shared/psql-golden` (or `$STRUCTURE_LOADER_PSQL_GOLDEN`) split
-//!   into exactly the statements of their `*.expected_statements.json`.
+//! - Every file of the corpus (`test/fixtures/corpus`) splits into the statements recorded
+//!   in `test/fixtures/psql15/corpus/<file>.tsv`: the length and SHA-256 of each statement
+//!   psql sent, made by `scripts/psql-goldens` from psql's query log.
+//! - The three dumps in `test/fixtures/psql15/dumps` split into exactly the statements of
+//!   their `*.expected_statements.json`.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
@@ -15,14 +14,14 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use structure_loader::{Item, SplitOptions, Splitter};
 
-mod shared_material;
-use shared_material::{corpus_dir, psql_golden_dir, workspace_root};
+mod fixtures;
+use fixtures::{corpus_dir, psql15_dir};
 
 /// How much of a mismatching statement a failure shows.
 const SHOWN_CHARS: usize = 300;
 
 fn golden_dir() -> PathBuf {
-    workspace_root().join("test/golden/corpus")
+    psql15_dir().join("corpus")
 }
 
 fn file_names(dir: &Path, extension: &str) -> BTreeSet<String> {
@@ -83,7 +82,7 @@ impl GoldenStatement {
     }
 }
 
-/// Reads `test/golden/corpus/<name>.tsv`, checking that it was made from the corpus file
+/// Reads `test/fixtures/psql15/corpus/<name>.tsv`, checking that it was made from the corpus file
 /// as it is now (its header names the file's SHA-256).
 fn read_golden(name: &str) -> Vec<GoldenStatement> {
     let path = golden_dir().join(format!("{name}.tsv"));
@@ -183,7 +182,7 @@ fn corpus_files_split_into_the_statements_psql_sends() {
 }
 
 fn assert_reproduces_expected_statements(dump: &str) {
-    let dir = psql_golden_dir();
+    let dir = psql15_dir().join("dumps");
     let expected_path = dir.join(format!("{dump}.expected_statements.json"));
     let expected: Vec<String> = serde_json::from_slice(
         &fs::read(&expected_path)

@@ -1,6 +1,6 @@
-//! Every lexer edge case in `shared/psql-golden/cases`: the splitter must yield exactly
-//! the queries psql 15.18 sent, or, where SPEC section 5 says StructureLoader refuses
-//! what psql does (unterminated input at end of file, meta-commands other than
+//! Every lexer edge case in `test/fixtures/psql15/cases`: the splitter must yield exactly
+//! the queries psql 15.18 sent, or, where StructureLoader deliberately refuses what psql
+//! does (unterminated input at end of file, meta-commands other than
 //! `\restrict`/`\unrestrict`/`\connect`), a located error after the queries psql sent
 //! before that point.
 
@@ -10,11 +10,11 @@ use std::io::BufReader;
 use std::path::PathBuf;
 use structure_loader::{Item, SplitErrorKind, SplitOptions, Splitter};
 
-mod shared_material;
-use shared_material::psql_golden_dir;
+mod fixtures;
+use fixtures::psql15_dir;
 
 fn cases_dir() -> PathBuf {
-    psql_golden_dir().join("cases")
+    psql15_dir().join("cases")
 }
 
 /// What psql sent for each case, from `EXPECTED_psql15.18.txt`.

@@ -3,8 +3,8 @@
 // Each test file uses a different part of this module.
 #![allow(dead_code)]
 
-#[path = "../shared_material/mod.rs"]
-mod shared_material;
+#[path = "../fixtures/mod.rs"]
+mod fixtures;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -174,5 +174,5 @@ pub fn load(
 }
 
 pub fn psql_golden(file: &str) -> PathBuf {
-    shared_material::psql_golden_dir().join(file)
+    fixtures::psql15_dir().join("dumps").join(file)
 }
