@@ -13,10 +13,23 @@ defmodule MyApp.MixProject do
   end
 
   def application do
-    [extra_applications: [:logger]]
+    [mod: {MyApp.Application, []}, extra_applications: [:logger]]
   end
 
   defp deps do
-    [{:structure_loader, path: "../.."}]
+    [{:structure_loader, path: "../.."} | ecto_deps(System.get_env("STRUCTURE_LOADER_HEXDEPS"))]
+  end
+
+  # Ecto and Postgrex from the Hex registry, or, on a machine that cannot reach it, from a
+  # directory holding their sources (ecto_sql, ecto, postgrex, db_connection, decimal,
+  # telemetry, jason) named by STRUCTURE_LOADER_HEXDEPS.
+  defp ecto_deps(nil), do: [{:ecto_sql, "~> 3.10"}, {:postgrex, ">= 0.0.0"}]
+
+  defp ecto_deps(dir) do
+    [
+      {:ecto_sql, path: Path.join(dir, "ecto_sql")},
+      {:postgrex, path: Path.join(dir, "postgrex"), override: true},
+      {:jason, path: Path.join(dir, "jason"), override: true}
+    ]
   end
 end

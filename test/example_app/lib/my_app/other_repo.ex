@@ -1,0 +1,3 @@
+defmodule MyApp.OtherRepo do
+  use Ecto.Repo, otp_app: :my_app, adapter: Ecto.Adapters.Postgres
+end
