@@ -1,3 +1,9 @@
 [
-  inputs: ["{mix,.formatter}.exs", "{config,lib,test}/**/*.{ex,exs}"]
+  inputs: [
+    "{mix,.formatter}.exs",
+    "{config,lib}/**/*.{ex,exs}",
+    "test/*.exs",
+    "test/{structure_loader,support}/**/*.{ex,exs}"
+  ],
+  subdirectories: ["test/example_app"]
 ]

@@ -138,7 +138,8 @@ defmodule StructureLoader.MixProject do
       elixir: "~> 1.14",
       start_permanent: Mix.env() == :prod,
       compilers: [:structure_loader_nif] ++ Mix.compilers(),
-      deps: [],
+      elixirc_paths: elixirc_paths(Mix.env()),
+      deps: deps(System.get_env("STRUCTURE_LOADER_HEXDEPS")),
       description:
         "Loads a pg_dump plain-format file (priv/repo/structure.sql) into PostgreSQL " <>
           "from a release, without psql.",
@@ -148,5 +149,24 @@ defmodule StructureLoader.MixProject do
 
   def application do
     [extra_applications: [:logger]]
+  end
+
+  defp elixirc_paths(:test), do: ["lib", "test/support"]
+  defp elixirc_paths(_env), do: ["lib"]
+
+  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex, from
+  # the Hex registry or, on a machine that cannot reach it, from a directory holding their
+  # sources (ecto_sql, ecto, postgrex, db_connection, decimal, telemetry, jason) named by
+  # STRUCTURE_LOADER_HEXDEPS.
+  defp deps(nil) do
+    [{:ecto_sql, "~> 3.10", only: :test}, {:postgrex, ">= 0.0.0", only: :test}]
+  end
+
+  defp deps(dir) do
+    [
+      {:ecto_sql, path: Path.join(dir, "ecto_sql"), only: :test},
+      {:postgrex, path: Path.join(dir, "postgrex"), only: :test, override: true},
+      {:jason, path: Path.join(dir, "jason"), only: :test, override: true}
+    ]
   end
 end

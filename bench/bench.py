@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""The benchmark of issue 5; `scripts/bench` runs it against a throwaway server.
+"""The load benchmark: psql and StructureLoader side by side; `scripts/bench` runs it against a
+throwaway server.
 
     bench/bench.py schema   psql vs StructureLoader vs one message, at several round-trip times
     bench/bench.py memory   StructureLoader's memory while loading >= 1 GB of COPY data

@@ -8,7 +8,7 @@ which `pg_dump --schema-only` then turns into the benchmark's input: a dump of a
 1,500 tables with sequences and identity columns, partial, expression and GIN indexes,
 foreign keys, plpgsql trigger functions and triggers, views, enums, a few partitioned
 tables and a few `BEGIN ATOMIC` SQL functions -- the statement mix of GitLab's
-`db/structure.sql`, at the scale issue 5 measured (about 19k statements, 3-4 MB).
+`db/structure.sql`, at its scale (about 19k statements, 3-4 MB).
 
 Deterministic: the same seed gives the same text (Python's `random.Random` is stable across
 versions for the calls used here). Needs PostgreSQL 14+ (BEGIN ATOMIC) and pg_trgm.

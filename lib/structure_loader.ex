@@ -224,9 +224,10 @@ defmodule StructureLoader do
   end
 
   @doc """
-  Tells whether the table exists, as `Ecto.Adapters.SQL.table_exists?/3` does: it looks in
-  `current_schema()`, or in the schema given as `prefix: "schema"` or in the name as
-  `"schema.table"`.
+  Tells whether the table (or view) exists. For a plain name it gives the same answer as
+  `Ecto.Adapters.SQL.table_exists?/3`: it looks in `current_schema()`. It also looks in the
+  schema given as `prefix: "schema"` or in the name as `"schema.table"`, where Ecto ignores
+  `prefix:` and takes the whole string as the name of a table in `current_schema()`.
 
   Names are compared exactly as written, without case folding (`"Users"` is the table created
   as `"Users"`, not `users`), like Ecto. A dot separates the schema from the table; a part in

@@ -1,7 +1,9 @@
 defmodule StructureLoader.ReleaseTest do
-  # The job StructureLoader exists for (issue 4): the example app under test/example_app is
-  # built with `MIX_ENV=prod mix release`, then its `bin/my_app eval` loads a real
-  # structure.sql into empty databases with no psql, pg_dump, mix, elixir or erl on PATH.
+  # The job StructureLoader exists for. The example app under test/example_app (two real Ecto
+  # repos, each with a structure.sql written by `mix ecto.dump` and migrations newer than it)
+  # is built with `MIX_ENV=prod mix release`; its `bin/my_app eval "MyApp.Release.migrate()"`
+  # then runs with no psql, pg_dump, mix, elixir or erl on PATH against empty databases: it
+  # must load each structure, and Ecto.Migrator must run the newer migrations and only those.
   # It runs against whatever server the PG* variables point at, PostgreSQL 13 to 18
   # (scripts/test runs it on each).
   use ExUnit.Case, async: false
@@ -14,42 +16,67 @@ defmodule StructureLoader.ReleaseTest do
   @repo_root Path.expand("..", __DIR__)
   @app_dir Path.join(__DIR__, "example_app")
 
-  # A Phoenix app's own priv/repo/structure.sql as `mix ecto.dump` writes it today: pg_dump 18
-  # (\restrict, SET transaction_timeout, which servers before 17 do not know) followed by 41
-  # schema_migrations INSERTs.
-  @corpus_file "philomena-pg18.sql"
-  @skipped_setting_line "WARNING: skipped SET transaction_timeout"
+  # Each repo, the file its structure lives in, and the migrations newer than that file,
+  # which the release's Ecto.Migrator must run (and no other).
+  @repos %{
+    "MyApp.Repo" => %{
+      structure: "priv/repo/structure.sql",
+      url_variable: "DATABASE_URL",
+      new_migrations: ["20250114100000", "20250203120000"]
+    },
+    "MyApp.OtherRepo" => %{
+      structure: "priv/other_repo/structure.sql",
+      url_variable: "OTHER_DATABASE_URL",
+      new_migrations: ["20250120090000"]
+    }
+  }
+
+  # A structure.sql written by pg_dump 18 (\restrict, SET transaction_timeout, which servers
+  # before 17 do not know), loaded by the same release in place of MyApp.Repo's.
+  @pg18_structure Path.expand("fixtures/corpus/philomena-pg18.sql", __DIR__)
 
   # All that the release's sh scripts (bin/my_app, releases/*/elixir, erts/bin/erl) call
   # for `eval`.
   @release_shell_tools ~w(sh readlink dirname basename cut sed cat grep)
   @absent_tools ~w(psql pg_dump mix elixir erl)
 
-  @loaded_line "MyApp.Repo: loaded the database structure from"
-  @already_loaded_line "MyApp.Repo: the database structure is already loaded"
+  @migrate "MyApp.Release.migrate()"
 
   setup_all do
     tmp_dir = Path.join(System.tmp_dir!(), "structure_loader_release_#{System.os_time()}")
     File.mkdir_p!(tmp_dir)
     on_exit(fn -> File.rm_rf!(tmp_dir) end)
 
-    corpus_path = corpus_path!()
     app_copy = copy_example_app!()
     on_exit(fn -> File.rm_rf!(app_copy) end)
-    File.cp!(corpus_path, Path.join(app_copy, "priv/repo/structure.sql"))
     build_release!(app_copy)
+    release_root = Path.join(app_copy, "_build/prod/rel/my_app")
+    bin_dir = restricted_bin_dir!(tmp_dir)
+    ctx = %{release_root: release_root, tmp_dir: tmp_dir, bin_dir: bin_dir}
 
-    reference_db = TestDB.create!()
-    load_with_psql!(reference_db, corpus_path)
+    # The reference: each structure loaded by psql (what `mix ecto.load` runs), then the
+    # release's migrate run on top, which finds schema_migrations and only migrates.
+    psql_loaded = Map.new(@repos, fn {repo, _} -> {repo, TestDB.create!()} end)
 
-    %{
-      release_root: Path.join(app_copy, "_build/prod/rel/my_app"),
-      tmp_dir: tmp_dir,
-      corpus_path: corpus_path,
-      bin_dir: restricted_bin_dir!(tmp_dir),
-      reference: TestDB.snapshot!(reference_db),
-      corpus_versions: migration_versions_in(corpus_path)
-    }
+    structures_by_psql =
+      Map.new(@repos, fn {repo, %{structure: structure}} ->
+        path = Path.join(@app_dir, structure)
+        {output, status} = TestDB.psql_load(psql_loaded[repo], path)
+        status == 0 || raise "psql could not load #{path}:\n#{output}"
+        {repo, TestDB.snapshot!(psql_loaded[repo])}
+      end)
+
+    reference_run = run_release!(ctx, release_root, psql_loaded, @migrate)
+    reference_run.status == 0 || raise report(reference_run)
+
+    Map.merge(ctx, %{
+      structures_by_psql: structures_by_psql,
+      migrated: Map.new(psql_loaded, fn {repo, db} -> {repo, TestDB.snapshot!(db)} end),
+      dumped_versions:
+        Map.new(@repos, fn {repo, %{structure: structure}} ->
+          {repo, migration_versions_in(Path.join(@app_dir, structure))}
+        end)
+    })
   end
 
   test "the release runs with no psql, pg_dump, mix, elixir or erl on PATH", ctx do
@@ -69,37 +96,44 @@ defmodule StructureLoader.ReleaseTest do
     end
   end
 
-  test "migrate loads an empty database like psql does, then finds it loaded", ctx do
-    db = TestDB.create!()
+  test "migrate loads each repo's structure, runs only the newer migrations, then does nothing",
+       ctx do
+    dbs = new_databases()
 
-    first = run_release!(ctx, ctx.release_root, db, "MyApp.Release.migrate()")
+    first = run_release!(ctx, ctx.release_root, dbs, @migrate)
     assert first.status == 0, report(first)
-    assert count_lines(first.stdout, @loaded_line) == 1, report(first)
-    # Only a server that does not know the setting makes the loader skip it.
-    skips = if TestDB.server_major!() < 17, do: 1, else: 0
-    assert count_lines(first.stdout, @skipped_setting_line) == skips, report(first)
-    assert_loaded_like_psql(ctx, db)
 
-    before = TestDB.snapshot!(db)
-    second = run_release!(ctx, ctx.release_root, db, "MyApp.Release.migrate()")
+    for {repo, %{new_migrations: new_migrations}} <- @repos do
+      assert loaded_lines(first.stdout, repo) == 1, report(first)
+      assert ran_migrations(first.stdout, repo) == new_migrations, report(first)
+    end
+
+    assert_migrated_like_reference(ctx, dbs)
+
+    before = Map.new(dbs, fn {repo, db} -> {repo, TestDB.snapshot!(db)} end)
+    second = run_release!(ctx, ctx.release_root, dbs, @migrate)
     assert second.status == 0, report(second)
-    assert count_lines(second.stdout, @already_loaded_line) == 1, report(second)
-    assert count_lines(second.stdout, @loaded_line) == 0, report(second)
 
-    TestDB.assert_same_snapshot!(
-      before,
-      TestDB.snapshot!(db),
-      "the database before and after the second run"
-    )
+    for {repo, _} <- @repos do
+      assert already_loaded_lines(second.stdout, repo) == 1, report(second)
+      assert loaded_lines(second.stdout, repo) == 0, report(second)
+      assert ran_migrations(second.stdout, repo) == [], report(second)
+
+      TestDB.assert_same_snapshot!(
+        before[repo],
+        TestDB.snapshot!(dbs[repo]),
+        "#{repo}'s database before and after the second run"
+      )
+    end
   end
 
-  test "8 nodes migrating one empty database at once: exactly one loads", ctx do
-    db = TestDB.create!()
+  test "8 nodes migrating the same empty databases at once: each repo loads and migrates once",
+       ctx do
+    dbs = new_databases()
 
     runs =
       1..8
-      |> Task.async_stream(
-        fn _ -> run_release!(ctx, ctx.release_root, db, "MyApp.Release.migrate()") end,
+      |> Task.async_stream(fn _ -> run_release!(ctx, ctx.release_root, dbs, @migrate) end,
         max_concurrency: 8,
         timeout: 300_000
       )
@@ -107,65 +141,137 @@ defmodule StructureLoader.ReleaseTest do
 
     for run <- runs, do: assert(run.status == 0, report(run))
     stdout = Enum.map_join(runs, & &1.stdout)
-    assert count_lines(stdout, @loaded_line) == 1, stdout
-    assert count_lines(stdout, @already_loaded_line) == 7, stdout
-    assert_loaded_like_psql(ctx, db)
+
+    for {repo, %{new_migrations: new_migrations}} <- @repos do
+      assert loaded_lines(stdout, repo) == 1, stdout
+      assert already_loaded_lines(stdout, repo) == 7, stdout
+      assert Enum.sort(ran_migrations(stdout, repo)) == new_migrations, stdout
+    end
+
+    assert_migrated_like_reference(ctx, dbs)
   end
 
   test "the eval one-liner StructureLoader.load!(MyApp.Repo) loads, then does nothing", ctx do
-    db = TestDB.create!()
+    dbs = new_databases()
     one_liner = "StructureLoader.load!(MyApp.Repo)"
 
-    first = run_release!(ctx, ctx.release_root, db, one_liner)
+    first = run_release!(ctx, ctx.release_root, dbs, one_liner)
     assert first.status == 0, report(first)
-    assert_loaded_like_psql(ctx, db)
 
-    before = TestDB.snapshot!(db)
-    second = run_release!(ctx, ctx.release_root, db, one_liner)
+    TestDB.assert_same_snapshot!(
+      ctx.structures_by_psql["MyApp.Repo"],
+      TestDB.snapshot!(dbs["MyApp.Repo"]),
+      "the databases loaded by psql and by the release"
+    )
+
+    before = TestDB.snapshot!(dbs["MyApp.Repo"])
+    second = run_release!(ctx, ctx.release_root, dbs, one_liner)
     assert second.status == 0, report(second)
 
     TestDB.assert_same_snapshot!(
       before,
-      TestDB.snapshot!(db),
+      TestDB.snapshot!(dbs["MyApp.Repo"]),
       "the database before and after the second run"
     )
   end
 
   test "a broken structure.sql fails with file:line on stderr and leaves the database empty",
        ctx do
-    broken_root = Path.join(ctx.tmp_dir, "broken_release")
-    {_, 0} = System.cmd("cp", ["-a", ctx.release_root, broken_root])
-    [broken_path] = Path.wildcard(Path.join(broken_root, "lib/my_app-*/priv/repo/structure.sql"))
-    bad_line = write_broken_structure!(ctx.corpus_path, broken_path)
-    db = TestDB.create!()
+    broken_root = copy_release!(ctx, "broken")
+    broken_path = release_structure!(broken_root, "priv/repo")
 
-    run = run_release!(ctx, broken_root, db, "MyApp.Release.migrate()")
+    bad_line =
+      write_broken_structure!(Path.join(@app_dir, "priv/repo/structure.sql"), broken_path)
+
+    dbs = new_databases()
+
+    run = run_release!(ctx, broken_root, dbs, @migrate)
 
     assert run.status != 0, report(run)
     assert run.stderr =~ "#{broken_path}:#{bad_line}:", report(run)
     assert run.stderr =~ "42P01", report(run)
     assert run.stderr =~ ~s(relation "public.missing_table" does not exist), report(run)
-    assert count_lines(run.stdout, @loaded_line) == 0, report(run)
+    assert loaded_lines(run.stdout, "MyApp.Repo") == 0, report(run)
+    assert ran_migrations(run.stdout, "MyApp.Repo") == [], report(run)
 
-    assert TestDB.sql!(db, """
+    assert TestDB.sql!(dbs["MyApp.Repo"], """
            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
              AND n.nspname NOT LIKE 'pg\\_toast%'
            """) == "0"
 
-    assert TestDB.sql!(db, "SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'") ==
-             "0"
+    assert TestDB.sql!(
+             dbs["MyApp.Repo"],
+             "SELECT count(*) FROM pg_extension WHERE extname <> 'plpgsql'"
+           ) == "0"
   end
 
-  defp assert_loaded_like_psql(ctx, db) do
+  test "a structure.sql from pg_dump 18 loads as psql loads it", ctx do
+    pg18_root = copy_release!(ctx, "pg18")
+    File.cp!(@pg18_structure, release_structure!(pg18_root, "priv/repo"))
+    dbs = new_databases()
+
+    run = run_release!(ctx, pg18_root, dbs, "StructureLoader.load!(MyApp.Repo)")
+    assert run.status == 0, report(run)
+    # Only a server that does not know the setting makes the loader skip it.
+    skips = if TestDB.server_major!() < 17, do: 1, else: 0
+
+    assert count_lines(run.stdout, "WARNING: skipped SET transaction_timeout") == skips,
+           report(run)
+
+    reference = TestDB.create!()
+    load_pg18_with_psql!(reference)
+
     TestDB.assert_same_snapshot!(
-      ctx.reference,
-      TestDB.snapshot!(db),
+      TestDB.snapshot!(reference),
+      TestDB.snapshot!(dbs["MyApp.Repo"]),
       "the databases loaded by psql and by the release"
     )
+  end
 
-    versions = TestDB.sql!(db, "SELECT version FROM public.schema_migrations ORDER BY version")
-    assert String.split(versions, "\n", trim: true) == ctx.corpus_versions
+  defp new_databases, do: Map.new(@repos, fn {repo, _} -> {repo, TestDB.create!()} end)
+
+  # Each database holds what psql's load plus the migrator made of it, and schema_migrations
+  # the versions of the dump and of the newer migrations.
+  defp assert_migrated_like_reference(ctx, dbs) do
+    for {repo, %{new_migrations: new_migrations}} <- @repos do
+      # The migrator stamps the rows it adds with the time: the versions are compared below.
+      TestDB.assert_same_snapshot!(
+        without_migration_rows(ctx.migrated[repo]),
+        without_migration_rows(TestDB.snapshot!(dbs[repo])),
+        "#{repo}'s databases loaded by psql and by the release, then migrated"
+      )
+
+      versions = TestDB.sql!(dbs[repo], "SELECT version FROM schema_migrations ORDER BY 1")
+
+      assert String.split(versions, "\n", trim: true) ==
+               Enum.sort(ctx.dumped_versions[repo] ++ new_migrations)
+    end
+  end
+
+  defp without_migration_rows(snapshot) do
+    Map.update!(snapshot, :contents, &Map.delete(&1, "public.schema_migrations"))
+  end
+
+  # StructureLoader's summary line names the file, which tells the repos apart.
+  defp loaded_lines(stdout, repo) do
+    count_matches(stdout, ~r/\] loaded .* from \S*#{repo_structure_suffix(repo)} in \d+ ms$/m)
+  end
+
+  defp already_loaded_lines(stdout, repo) do
+    count_matches(stdout, ~r/\] structure already loaded .* \S*#{repo_structure_suffix(repo)}$/m)
+  end
+
+  defp repo_structure_suffix(repo), do: Regex.escape("/" <> @repos[repo].structure)
+
+  defp count_matches(output, regex), do: length(Regex.scan(regex, output))
+
+  # The versions Ecto.Migrator ran for `repo`, in order, from its
+  # "== Running 20250114100000 MyApp.Repo.Migrations.AddPublishedAtToPosts.change/0 forward".
+  defp ran_migrations(stdout, repo) do
+    for [_, version] <-
+          Regex.scan(~r/== Running (\d+) #{Regex.escape(repo)}\.Migrations\./, stdout),
+        do: version
   end
 
   # Inserts a statement that fails on the server in front of the first CREATE statement past
@@ -187,22 +293,21 @@ defmodule StructureLoader.ReleaseTest do
     index + 1
   end
 
-  # The reference: what `mix ecto.load` does. psql 15 stops at pg_dump 18's
-  # `SET transaction_timeout` on servers before 17, where StructureLoader skips it with a
-  # warning (SPEC section 5), so there the reference load leaves that one line out.
-  defp load_with_psql!(db, corpus_path) do
+  # psql 15 stops at pg_dump 18's `SET transaction_timeout` on servers before 17, where
+  # StructureLoader skips it with a warning, so there the reference leaves that line out.
+  defp load_pg18_with_psql!(db) do
     reference_path =
       if TestDB.server_major!() < 17 do
-        corpus_path
+        @pg18_structure
         |> File.read!()
         |> String.replace(~r/^SET transaction_timeout = 0;\n/m, "")
         |> TestDB.write_file!()
       else
-        corpus_path
+        @pg18_structure
       end
 
     {output, status} = TestDB.psql_load(db, reference_path)
-    status == 0 || raise "psql could not load the reference #{reference_path}:\n#{output}"
+    status == 0 || raise "psql could not load #{reference_path}:\n#{output}"
   end
 
   defp migration_versions_in(path) do
@@ -218,15 +323,9 @@ defmodule StructureLoader.ReleaseTest do
 
   ## Building
 
-  defp corpus_path! do
-    path = Path.expand(Path.join(["..", "shared", "corpus", @corpus_file]), @repo_root)
-    File.regular?(path) || raise "the test corpus is missing: #{path}"
-    path
-  end
-
-  # The app is built in a copy of its own, so that runs never share a _build or a
-  # priv/repo/structure.sql. Its dependency `path: "../.."` needs the copy two levels below
-  # the repository root: in tmp/, which git ignores.
+  # The app is built in a copy of its own, so that runs never share a _build. Its dependency
+  # `path: "../.."` needs the copy two levels below the repository root: in tmp/, which git
+  # ignores.
   defp copy_example_app! do
     copy = Path.join([@repo_root, "tmp", "example_app-#{System.pid()}"])
     File.rm_rf!(copy)
@@ -236,11 +335,11 @@ defmodule StructureLoader.ReleaseTest do
       File.cp_r!(Path.join(@app_dir, entry), Path.join(copy, entry))
     end
 
-    File.mkdir_p!(Path.join(copy, "priv/repo"))
     copy
   end
 
   defp build_release!(app_dir) do
+    # STRUCTURE_LOADER_HEXDEPS, when set, passes through: the app takes Ecto from there.
     env = [
       # The library's Mix compiler runs cargo in the repository root, so this build reuses
       # the workspace's target directory (or CARGO_TARGET_DIR) instead of a second Rust build.
@@ -253,14 +352,23 @@ defmodule StructureLoader.ReleaseTest do
       {"MIX_TARGET", nil}
     ]
 
-    {output, status} =
-      System.cmd("mix", ["release", "--overwrite"],
-        cd: app_dir,
-        env: env,
-        stderr_to_stdout: true
-      )
+    for args <- [["deps.get"], ["release", "--overwrite"]] do
+      {output, status} = System.cmd("mix", args, cd: app_dir, env: env, stderr_to_stdout: true)
 
-    status == 0 || raise "MIX_ENV=prod mix release failed in #{app_dir}:\n#{output}"
+      status == 0 ||
+        raise "MIX_ENV=prod mix #{Enum.join(args, " ")} failed in #{app_dir}:\n#{output}"
+    end
+  end
+
+  defp copy_release!(ctx, name) do
+    root = Path.join(ctx.tmp_dir, "#{name}_release")
+    {_, 0} = System.cmd("cp", ["-a", ctx.release_root, root])
+    root
+  end
+
+  defp release_structure!(release_root, priv) do
+    [path] = Path.wildcard(Path.join(release_root, "lib/my_app-*/#{priv}/structure.sql"))
+    path
   end
 
   # A bin directory holding only the shell tools the release scripts need, so that the
@@ -280,13 +388,17 @@ defmodule StructureLoader.ReleaseTest do
   ## Running the release
 
   # Runs `bin/my_app eval EXPRESSION` in an environment holding nothing but PATH (the
-  # restricted bin directory), HOME, LANG and DATABASE_URL: no PG* variable the loader
-  # could fall back on. stderr is captured apart from stdout.
-  defp run_release!(ctx, release_root, db, expression) do
+  # restricted bin directory), HOME, LANG and each repo's database URL: no PG* variable the
+  # loader could fall back on. stderr is captured apart from stdout.
+  defp run_release!(ctx, release_root, dbs, expression) do
     id = System.unique_integer([:positive])
     stderr_path = Path.join(ctx.tmp_dir, "stderr-#{id}.txt")
     home = Path.join(ctx.tmp_dir, "home-#{id}")
     File.mkdir_p!(home)
+
+    urls =
+      for {repo, %{url_variable: variable}} <- @repos,
+          do: "#{variable}=#{database_url(dbs[repo])}"
 
     {stdout, status} =
       System.cmd(
@@ -300,12 +412,8 @@ defmodule StructureLoader.ReleaseTest do
           "-i",
           "PATH=" <> ctx.bin_dir,
           "HOME=" <> home,
-          "LANG=C.UTF-8",
-          "DATABASE_URL=" <> database_url(db),
-          Path.join(release_root, "bin/my_app"),
-          "eval",
-          expression
-        ],
+          "LANG=C.UTF-8"
+        ] ++ urls ++ [Path.join(release_root, "bin/my_app"), "eval", expression],
         cd: home
       )
 
@@ -337,8 +445,10 @@ defmodule StructureLoader.ReleaseTest do
     """
   end
 
-  defp count_lines(output, fragment) do
-    output |> String.split("\n") |> Enum.count(&String.contains?(&1, fragment))
+  defp count_lines(output, fragment, other_fragment \\ "") do
+    output
+    |> String.split("\n")
+    |> Enum.count(&(String.contains?(&1, fragment) and String.contains?(&1, other_fragment)))
   end
 
   defp env_executable, do: System.find_executable("env") || raise("env is not installed")

@@ -1,5 +1,5 @@
 defmodule StructureLoader.FaultsTest do
-  # Issue 6: whatever happens during a load (time limit, the caller killed, the backend
+  # Whatever happens during a load (time limit, the caller killed, the backend
   # terminated, the server stopped, the network cut or gone silent), the result is a clear
   # error, nothing of the file stays in the database, no server work is left behind, the VM
   # keeps running and the next load succeeds.

@@ -1,6 +1,7 @@
 defmodule StructureLoader.FidelityTest do
-  # Every real dump of the corpus, loaded by psql (as `mix ecto.load` runs it) into one fresh
-  # database and by StructureLoader into another: the results must be identical, and where
+  # Every real dump of the corpus, loaded by Ecto's own Ecto.Adapters.Postgres.structure_load/2
+  # (which runs psql, as `mix ecto.load` does) into one fresh database and by
+  # StructureLoader.structure_load/2 into another: the results must be identical, and where
   # psql fails StructureLoader fails on the same statement with the same SQLSTATE.
   #
   # It runs against whatever server the PG* variables point at, PostgreSQL 13 to 18
@@ -47,12 +48,13 @@ defmodule StructureLoader.FidelityTest do
   # pg_dump 18's output: `\restrict KEY` first, `\unrestrict KEY` last (psql 15.18 knows both
   # meta-commands, StructureLoader honours them on every server), and `SET
   # transaction_timeout`, which servers before 17 do not know. There psql fails, and
-  # StructureLoader skips the setting with a warning: the one deliberate difference (SPEC
-  # section 5).
+  # StructureLoader skips the setting with a warning: the one deliberate difference
+  # (docs/psql-compatibility.md).
   @newer_pg_dump "philomena-pg18.sql"
 
-  defp load_with_psql!(database, path) do
-    assert {_output, 0} = TestDB.psql_load(database, path)
+  defp load_with_ecto!(database, path) do
+    config = TestDB.config(database, dump_path: path)
+    assert Ecto.Adapters.Postgres.structure_load("/unused", config) == {:ok, path}
   end
 
   # Returns what was logged.
@@ -122,7 +124,7 @@ defmodule StructureLoader.FidelityTest do
           loader_database = TestDB.create!()
 
           for file <- List.wrap(unquote(prerequisite)) ++ [path] do
-            load_with_psql!(psql_database, file)
+            load_with_ecto!(psql_database, file)
             log = load_with_structure_loader!(loader_database, file)
             # This server knows every setting the file makes: nothing to skip. The log holds
             # what concurrent tests logged too; only this file's lines count.
@@ -160,7 +162,7 @@ defmodule StructureLoader.FidelityTest do
 
           psql_database = TestDB.create!()
           loader_database = TestDB.create!()
-          load_with_psql!(psql_database, without_setting)
+          load_with_ecto!(psql_database, without_setting)
           log = load_with_structure_loader!(loader_database, path)
 
           assert log =~
@@ -177,7 +179,8 @@ defmodule StructureLoader.FidelityTest do
           loader_database = TestDB.create!()
           empty = TestDB.snapshot!(loader_database)
 
-          {output, status} = TestDB.psql_load(psql_database, path)
+          # Ecto's psql does not print SQLSTATEs; a verbose psql run gives it.
+          {output, status} = TestDB.psql_load(TestDB.create!(), path)
           assert status != 0
 
           [_, psql_line, sqlstate, message] =
@@ -185,6 +188,10 @@ defmodule StructureLoader.FidelityTest do
 
           psql_line = String.to_integer(psql_line)
           assert {psql_line, sqlstate} == {unquote(line), unquote(sqlstate)}
+
+          config = TestDB.config(psql_database, dump_path: path)
+          assert {:error, ecto_output} = Ecto.Adapters.Postgres.structure_load("/unused", config)
+          assert ecto_output =~ "psql:#{path}:#{psql_line}: ERROR:  #{message}"
 
           assert {:error, %Error{reason: :database} = error} =
                    StructureLoader.structure_load(

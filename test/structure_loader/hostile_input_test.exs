@@ -1,5 +1,5 @@
 defmodule StructureLoader.HostileInputTest do
-  # Issue 6: broken and hostile files, through the public API. Each is a clear error located
+  # Broken and hostile files, through the public API. Each is a clear error located
   # in the file (or a harmless success), and nothing of it reaches the database; nothing
   # opens another file or runs a program.
   use ExUnit.Case, async: true

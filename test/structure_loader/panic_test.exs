@@ -11,7 +11,7 @@ defmodule StructureLoader.PanicProbe.Native do
 end
 
 defmodule StructureLoader.PanicTest do
-  # Issue 6, "never a crash": a Rust panic in the middle of a load comes back as an
+  # Never a crash: a Rust panic in the middle of a load comes back as an
   # `:internal` error with its message; the VM keeps running and the database is unchanged.
   #
   # A panic cannot be provoked through the real library: it has no code path meant to

@@ -1,5 +1,5 @@
 defmodule StructureLoader.PgBouncerTest do
-  # Loading through PgBouncer in transaction pooling mode (issue 6): the load, the
+  # Loading through PgBouncer in transaction pooling mode: the load, the
   # concurrent load-once and the time limit all work through it, and a load leaves no
   # session state on the pooled server connection for the next client.
   use ExUnit.Case, async: true

@@ -1,5 +1,5 @@
 defmodule StructureLoader.SecretsTest do
-  # Issue 6: the password never shows in an error (message or inspect), a log line, a
+  # The password never shows in an error (message or inspect), a log line, a
   # forwarded notice or the inspect of a config, whatever path the call takes. A role with a
   # distinctive password goes through every way a call can fail, with Logger captured.
   use ExUnit.Case, async: true

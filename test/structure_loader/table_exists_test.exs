@@ -67,6 +67,49 @@ defmodule StructureLoader.TableExistsTest do
     assert StructureLoader.table_exists?(config, ~s("audit"."events"))
   end
 
+  describe "compared with Ecto.Adapters.SQL.table_exists?/3 on a real Ecto repo" do
+    setup %{config: config} do
+      {:ok, repo: StructureLoader.TestRepo.start!(config)}
+    end
+
+    test "a plain name: the same answer, in current_schema()", %{config: config, repo: repo} do
+      for name <- ["users", "user_view", "MixedCase", "mixedcase", "events", "nothing_here"] do
+        assert StructureLoader.table_exists?(config, name) ==
+                 Ecto.Adapters.SQL.table_exists?(repo, name),
+               name
+      end
+    end
+
+    test "the same answer when the connection sets search_path", %{config: config} do
+      config = Keyword.put(config, :parameters, search_path: "audit")
+      repo = StructureLoader.TestRepo.start!(config)
+
+      for name <- ["events", "users"] do
+        assert StructureLoader.table_exists?(config, name) ==
+                 Ecto.Adapters.SQL.table_exists?(repo, name),
+               name
+      end
+
+      assert StructureLoader.table_exists?(config, "events")
+    end
+
+    # The documented differences: Ecto takes the whole string as a table name in
+    # current_schema() and ignores prefix:, where StructureLoader looks in the schema named.
+    test "schema.table and prefix: look in that schema, where Ecto does not",
+         %{config: config, repo: repo} do
+      assert StructureLoader.table_exists?(config, "audit.events")
+      refute Ecto.Adapters.SQL.table_exists?(repo, "audit.events")
+
+      assert StructureLoader.table_exists?(config, "events", prefix: "audit")
+      refute Ecto.Adapters.SQL.table_exists?(repo, "events", prefix: "audit")
+
+      # A dot in a table's own name: Ecto finds it as written, StructureLoader when quoted.
+      assert Ecto.Adapters.SQL.table_exists?(repo, "dotted.name")
+      refute StructureLoader.table_exists?(config, "dotted.name")
+      assert StructureLoader.table_exists?(config, ~s("dotted.name"))
+    end
+  end
+
   test "malformed names and a schema given twice are ArgumentErrors", %{config: config} do
     for name <- ["", "a.b.c", "a.", ".a", ~s("unterminated), ~s(a"b), ~s("a"b), ~s(""), ~s("a".)] do
       assert_raise ArgumentError, ~r/table name/, fn ->
