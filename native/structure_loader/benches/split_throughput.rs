@@ -9,7 +9,7 @@ use std::fs::{self, File};
 use std::io::{BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-use structure_loader::{Item, SplitOptions, Splitter};
+use structure_loader::split::{Item, SplitOptions, Splitter};
 
 const TARGET_BYTES: u64 = 256 * 1024 * 1024;
 

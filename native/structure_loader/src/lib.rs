@@ -1,49 +1,31 @@
 //! Load pg_dump plain-format files into PostgreSQL exactly as
 //! `psql -v ON_ERROR_STOP=1 --single-transaction -f FILE` would, without psql.
 //!
-//! The crate has two halves:
-//! - [`Splitter`] turns a dump into the sequence of [`Item`]s psql would act on
-//!   (SQL queries, COPY blocks with their data, meta-commands), streaming from any
-//!   [`std::io::BufRead`] in memory bounded by the largest statement or COPY line.
-//! - the executor ([`load`], [`table_exists`]) runs those items on one connection in one
-//!   transaction through tokio-postgres.
+//! The crate has four layers, each importing only from the ones before it:
 //!
-//! It knows nothing of the BEAM: the NIF crate is thin glue over this API.
+//! 1. **Splitting** ([`split`]): [`Splitter`](split::Splitter) turns a dump into the
+//!    [`Item`](split::Item)s psql would act on (SQL statements, COPY blocks with their
+//!    data, meta-commands), streaming from any [`std::io::BufRead`] in memory bounded by
+//!    the largest statement or COPY line.
+//!    psql's lexer, meta-commands, client encodings, and the one classification of each
+//!    statement live here.
+//! 2. **The dump file** ([`dump`]): opening a dump, and the pass over it that proves it
+//!    splits and holds nothing refused before anything is sent; [`dump::check()`] reports
+//!    what it holds.
+//! 3. **The connection** ([`connection`]): [`ConnectOptions`](connection::ConnectOptions)
+//!    (TCP or unix socket, TLS), the session that drives one connection and forwards the
+//!    server's notices, what stops its requests ([`CancelHandle`](connection::CancelHandle),
+//!    time limits), and the wire CancelRequest.
+//! 4. **The load** ([`load`]): [`load::load()`] sends a dump's items in batches in one
+//!    transaction; [`load::table_exists()`] and an advisory lock make a load happen once.
+//!
+//! [`LoadError`] is the one error type of layers 2 to 4. The crate knows nothing of the
+//! BEAM: the NIF crate is thin glue over this API.
 
-mod classify;
-mod encoding;
-mod item;
-mod lexer;
-mod location;
-mod meta;
-mod query;
-mod split_error;
-mod splitter;
+pub mod connection;
+pub mod dump;
+mod error;
+pub mod load;
+pub mod split;
 
-mod batch;
-mod cancel;
-mod check;
-mod connect;
-mod dump_file;
-mod executor;
-mod load_error;
-mod notice;
-mod session;
-mod statement_kind;
-mod survey;
-mod table;
-mod tls;
-
-pub use cancel::CancelHandle;
-pub use check::{check, CheckSummary};
-pub use connect::ConnectOptions;
-pub use encoding::Encoding;
-pub use executor::{load, LoadOptions, LoadSummary};
-pub use item::{Item, MetaCommand, SessionEffect, Statement};
-pub use load_error::{ErrorReason, LoadError};
-pub use location::Location;
-pub use notice::Notice;
-pub use split_error::{SplitError, SplitErrorKind};
-pub use splitter::{SplitOptions, Splitter};
-pub use table::{table_exists, TableRef};
-pub use tls::{TlsMode, TlsOptions};
+pub use error::{ErrorReason, LoadError};

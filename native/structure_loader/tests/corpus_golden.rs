@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use structure_loader::{Item, SplitOptions, Splitter};
+use structure_loader::split::{Item, SplitOptions, Splitter};
 
 mod fixtures;
 use fixtures::{corpus_dir, psql15_dir};

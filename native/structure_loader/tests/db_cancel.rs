@@ -6,7 +6,9 @@ mod db_support;
 
 use db_support::{load_with, socket_dir, Dump, TestDb};
 use std::time::{Duration, Instant};
-use structure_loader::{CancelHandle, ErrorReason, LoadOptions};
+use structure_loader::connection::CancelHandle;
+use structure_loader::load::LoadOptions;
+use structure_loader::ErrorReason;
 
 const SLEEPY: &str = "CREATE TABLE a (id int);\nSELECT pg_sleep(60);\nCREATE TABLE b (id int);\n";
 

@@ -6,7 +6,8 @@ mod db_support;
 use db_support::{load, load_with, server, Dump, TestDb};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
-use structure_loader::{ErrorReason, LoadError, LoadOptions};
+use structure_loader::load::LoadOptions;
+use structure_loader::{ErrorReason, LoadError};
 
 const WRONG_PASSWORD: &str = "sl-wrong-password-8c1d";
 
@@ -236,7 +237,7 @@ fn a_wrong_password_is_an_auth_error_that_never_shows_the_password() {
     );
     assert_no_password(&error);
 
-    let error = structure_loader::table_exists(&options, None, "a").unwrap_err();
+    let error = structure_loader::load::table_exists(&options, None, "a").unwrap_err();
     assert_eq!(error.reason(), ErrorReason::Auth);
     assert_no_password(&error);
 }
@@ -246,7 +247,7 @@ fn a_missing_password_is_an_auth_error() {
     let db = TestDb::create("nopass");
     let mut options = db.options();
     options.password = None;
-    let error = structure_loader::table_exists(&options, None, "a").unwrap_err();
+    let error = structure_loader::load::table_exists(&options, None, "a").unwrap_err();
     assert_eq!(error.reason(), ErrorReason::Auth);
     assert!(error.message().contains("asks for a password"), "{error}");
 }
@@ -282,7 +283,7 @@ fn a_server_that_never_answers_fails_within_the_connect_timeout() {
     options.port = listener.local_addr().unwrap().port();
     options.connect_timeout = Duration::from_millis(300);
     let started = Instant::now();
-    let error = structure_loader::table_exists(&options, None, "a").unwrap_err();
+    let error = structure_loader::load::table_exists(&options, None, "a").unwrap_err();
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

@@ -6,7 +6,8 @@ mod db_support;
 use db_support::{load, load_with, psql_golden, server, socket_dir, Dump, TestDb};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
-use structure_loader::{ErrorReason, LoadOptions, TableRef};
+use structure_loader::load::{LoadOptions, TableRef};
+use structure_loader::ErrorReason;
 
 #[test]
 fn a_small_dump_loads_its_tables_and_data() {

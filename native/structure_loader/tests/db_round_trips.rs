@@ -9,7 +9,8 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use structure_loader::{ConnectOptions, LoadOptions};
+use structure_loader::connection::ConnectOptions;
+use structure_loader::load::LoadOptions;
 
 /// Who sent last on the proxied connection, and how many times the client started sending
 /// after the server had (or at the start): the round trips a request/response protocol pays.

@@ -3,7 +3,7 @@
 mod db_support;
 
 use db_support::TestDb;
-use structure_loader::table_exists;
+use structure_loader::load::table_exists;
 
 #[test]
 fn finds_tables_in_the_current_schema_and_in_a_given_one_by_exact_name() {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::PathBuf;
-use structure_loader::{Item, SplitErrorKind, SplitOptions, Splitter};
+use structure_loader::split::{Item, SplitErrorKind, SplitOptions, Splitter};
 
 mod fixtures;
 use fixtures::psql15_dir;

@@ -2,7 +2,7 @@
 //! loses, alters or reorders statement text.
 
 use proptest::prelude::*;
-use structure_loader::{Item, SplitOptions, Splitter};
+use structure_loader::split::{Item, SplitOptions, Splitter};
 
 /// Bytes that exercise every lexer rule, mixed with arbitrary ones.
 fn sql_ish_bytes() -> impl Strategy<Value = Vec<u8>> {

@@ -23,7 +23,9 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use structure_loader::{CancelHandle, ConnectOptions, LoadError, LoadOptions, Notice};
+use structure_loader::connection::{CancelHandle, ConnectOptions, Notice};
+use structure_loader::load::LoadOptions;
+use structure_loader::LoadError;
 use terms::{CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
 
 rustler::atoms! {
@@ -98,7 +100,7 @@ fn structure_load<'a>(
                 (structure_loader_notice(), NoticeTerm::from(notice)),
             );
         };
-        let loaded = structure_loader::load(&path, &conn, &opts, &mut on_notice);
+        let loaded = structure_loader::load::load(&path, &conn, &opts, &mut on_notice);
         if let Some(monitor) = monitor {
             env.demonitor(&watch, &monitor);
         }
@@ -118,7 +120,7 @@ fn table_exists<'a>(env: Env<'a>, conn: Term<'a>, schema: Term<'a>, table: Term<
         let table: String = table
             .decode()
             .map_err(|_| invalid_argument("table", "a string"))?;
-        structure_loader::table_exists(&conn, schema.as_deref(), &table)
+        structure_loader::load::table_exists(&conn, schema.as_deref(), &table)
     })
 }
 
@@ -127,7 +129,7 @@ fn table_exists<'a>(env: Env<'a>, conn: Term<'a>, schema: Term<'a>, table: Term<
 fn check<'a>(env: Env<'a>, path: Term<'a>) -> Term<'a> {
     reply(env, || {
         let path = decode_path(path)?;
-        structure_loader::check(&path).map(CheckTerm::from)
+        structure_loader::dump::check(&path).map(CheckTerm::from)
     })
 }
 

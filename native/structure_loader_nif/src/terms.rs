@@ -3,10 +3,10 @@
 
 use rustler::{Atom, Binary, NifMap, NifUnitEnum};
 use std::time::Duration;
-use structure_loader::{
-    CheckSummary, ConnectOptions, LoadError, LoadOptions, LoadSummary, Notice, TableRef, TlsMode,
-    TlsOptions,
-};
+use structure_loader::connection::{ConnectOptions, Notice, TlsMode, TlsOptions};
+use structure_loader::dump::CheckSummary;
+use structure_loader::load::{LoadOptions, LoadSummary, TableRef};
+use structure_loader::LoadError;
 
 /// `conn`: every key present, `nil` where absent.
 #[derive(NifMap)]

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::io::BufReader;
-use structure_loader::{Item, SplitOptions, Splitter};
+use structure_loader::split::{Item, SplitOptions, Splitter};
 
 fuzz_target!(|input: &[u8]| {
     // The first byte chooses the starting standard_conforming_strings and the read buffer

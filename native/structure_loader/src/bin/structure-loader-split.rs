@@ -12,7 +12,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
 use std::process::ExitCode;
-use structure_loader::{Item, MetaCommand, SplitOptions, Splitter};
+use structure_loader::split::{Item, MetaCommand, SplitOptions, Splitter};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

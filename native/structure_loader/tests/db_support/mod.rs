@@ -9,7 +9,9 @@ mod fixtures;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-use structure_loader::{ConnectOptions, LoadError, LoadOptions, LoadSummary, Notice};
+use structure_loader::connection::{ConnectOptions, Notice};
+use structure_loader::load::{LoadOptions, LoadSummary};
+use structure_loader::LoadError;
 
 const HOW_TO_START: &str = "run the tests through scripts/test, or start a throwaway server \
      first: eval \"$(scripts/pg start /tmp/sl-pg)\"";
@@ -160,7 +162,8 @@ pub fn load_with(
     options: &LoadOptions,
 ) -> (Result<LoadSummary, LoadError>, Vec<Notice>) {
     let mut notices = Vec::new();
-    let result = structure_loader::load(path, conn, options, &mut |notice| notices.push(notice));
+    let result =
+        structure_loader::load::load(path, conn, options, &mut |notice| notices.push(notice));
     (result, notices)
 }
 

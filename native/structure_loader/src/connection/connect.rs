@@ -1,5 +1,5 @@
-use crate::load_error::{error_chain, ErrorReason, LoadError};
-use crate::tls::{TlsConnector, TlsMode, TlsOptions};
+use crate::connection::tls::{TlsConnector, TlsMode, TlsOptions};
+use crate::error::{error_chain, ErrorReason, LoadError};
 use std::error::Error as _;
 use std::fmt;
 use std::path::Path;

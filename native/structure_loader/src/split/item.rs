@@ -1,5 +1,5 @@
-use crate::encoding::Encoding;
-use crate::location::Location;
+use crate::split::encoding::Encoding;
+use crate::split::location::Location;
 
 /// One thing psql would do while reading the file, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub enum Item {
     },
 }
 
-/// The meta-commands pg_dump writes. Every other meta-command is a [`crate::SplitError`].
+/// The meta-commands pg_dump writes. Every other meta-command is a [`crate::split::SplitError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaCommand {
     /// `\restrict KEY`: from here on only `\unrestrict KEY` is allowed.
@@ -65,7 +65,7 @@ impl Statement {
     /// Whether the server finds nothing to run here (only comments and `;`): it then
     /// reports nothing for it inside a message of several statements.
     pub fn is_blank(&self) -> bool {
-        crate::classify::is_blank(&self.text)
+        crate::split::classify::is_blank(&self.text)
     }
 
     /// The file location of the character at `byte_offset` in [`Statement::text`]

@@ -1,18 +1,18 @@
 //! Loading a dump: every item the splitter yields, in order, on one connection, in one
 //! transaction.
 
-use crate::batch::Batch;
-use crate::cancel::{CancelHandle, Stop};
-use crate::connect::ConnectOptions;
-use crate::dump_file::DumpFile;
-use crate::item::{Item, SessionEffect, Statement};
-use crate::load_error::LoadError;
-use crate::notice::Notice;
-use crate::session::{block_on, CopyIn, Session};
-use crate::splitter::{SplitOptions, Splitter};
-use crate::statement_kind::{classify, StatementKind};
-use crate::survey::{survey, vet, PreambleSetting};
-use crate::table::{self, TableRef};
+use crate::connection::connect::ConnectOptions;
+use crate::connection::notice::Notice;
+use crate::connection::session::{block_on, CopyIn, Session};
+use crate::connection::stop::{CancelHandle, Stop};
+use crate::dump::file::DumpFile;
+use crate::dump::preflight::{survey, vet, PreambleSetting};
+use crate::error::LoadError;
+use crate::load::batch::Batch;
+use crate::load::migrations_table::{self, TableRef};
+use crate::split::item::{Item, SessionEffect, Statement};
+use crate::split::splitter::{SplitOptions, Splitter};
+use crate::split::statement_kind::{classify, StatementKind};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
@@ -57,7 +57,7 @@ pub struct LoadSummary {
 /// `psql -v ON_ERROR_STOP=1 --single-transaction -f PATH` would, except that:
 ///
 /// - the whole file is split before anything is sent, so a file that cannot be split or
-///   holds a refused meta-command (see [`crate::Splitter`]) changes nothing;
+///   holds a refused meta-command (see [`crate::split::Splitter`]) changes nothing;
 /// - the load is one transaction even when the file has its own `BEGIN;`/`COMMIT;`
 ///   (they are not sent); a `ROLLBACK`/`ABORT` in the file is refused;
 /// - `\connect` is allowed only to the database already connected to;
@@ -165,13 +165,15 @@ impl Load<'_, '_> {
     ) -> Result<bool, LoadError> {
         self.skip = self.begin(skippable).await?;
         if let Some(table) = &self.options.if_absent {
-            table::lock(self.session, table).await.map_err(|error| {
-                error.while_doing(
-                    "waiting for the advisory lock: another load of this structure is running",
-                )
-            })?;
+            migrations_table::lock(self.session, table)
+                .await
+                .map_err(|error| {
+                    error.while_doing(
+                        "waiting for the advisory lock: another load of this structure is running",
+                    )
+                })?;
             let schema = table.schema.as_deref();
-            if table::exists(self.session, schema, &table.table).await? {
+            if migrations_table::exists(self.session, schema, &table.table).await? {
                 return Ok(false);
             }
         }
@@ -307,7 +309,7 @@ impl Load<'_, '_> {
     }
 
     /// Sends the queued statements as one message, each message preceded by a fresh
-    /// savepoint (see [`crate::batch`] for why).
+    /// savepoint (see [`crate::load::batch`] for why).
     async fn flush(&mut self) -> Result<(), LoadError> {
         let mut pending = vec![std::mem::take(&mut self.batch)];
         while let Some(batch) = pending.pop() {

@@ -2,11 +2,11 @@
 //! nothing the loader refuses before the first statement reaches the server, counts what
 //! is in it, and finds the pg_dump preamble settings to check against the server.
 
-use crate::item::{Item, MetaCommand, Statement};
-use crate::load_error::{ErrorReason, LoadError};
-use crate::location::Location;
-use crate::splitter::{SplitOptions, Splitter};
-use crate::statement_kind::{classify, StatementKind};
+use crate::error::{ErrorReason, LoadError};
+use crate::split::item::{Item, MetaCommand, Statement};
+use crate::split::location::Location;
+use crate::split::splitter::{SplitOptions, Splitter};
+use crate::split::statement_kind::{classify, StatementKind};
 use std::io::BufRead;
 
 /// What a dump holds.

@@ -1,7 +1,7 @@
 //! TLS for the server connection: rustls with the ring provider (no OpenSSL), configured
 //! the way libpq's `sslmode` describes, and failures explained in plain words.
 
-use crate::load_error::{ErrorReason, LoadError};
+use crate::error::{ErrorReason, LoadError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::{ring, verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -273,7 +273,7 @@ impl TlsOptions {
 /// [`TlsOptions`], and the server name to verify when it is not the host.
 ///
 /// The query-cancel request must use the connector of the connection it cancels, as
-/// libpq does: [`crate::ConnectOptions::tls_connector`].
+/// libpq does: [`crate::connection::ConnectOptions::tls_connector`].
 #[derive(Clone)]
 pub(crate) struct TlsConnector {
     rustls: MakeRustlsConnect,

@@ -1,10 +1,11 @@
 //! One server connection, driven on the calling thread so that server notices reach
 //! the caller's callback while a statement runs.
 
-use crate::cancel::{CancelRequester, Stop, StopReason, CANCEL_GRACE, CANCEL_RETRY};
-use crate::connect::{ConnectOptions, PgConnection};
-use crate::load_error::{ErrorReason, LoadError};
-use crate::notice::Notice;
+use crate::connection::cancel_request::CancelRequester;
+use crate::connection::connect::{ConnectOptions, PgConnection};
+use crate::connection::notice::Notice;
+use crate::connection::stop::{Stop, StopReason, CANCEL_GRACE, CANCEL_RETRY};
+use crate::error::{ErrorReason, LoadError};
 use bytes::Bytes;
 use futures_util::future::join;
 use futures_util::{SinkExt, Stream};
@@ -41,14 +42,15 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, LoadError> {
 /// `Send`.
 ///
 /// Every request also watches the session's [`Stop`]: once a stop is due, no new request
-/// is sent, and the one in flight is cancelled on the server (see [`crate::cancel`]).
+/// is sent, and the one in flight is cancelled on the server (see [`crate::connection::stop`]).
 pub(crate) struct Session<'n> {
     client: Client,
-    socket: Socket<'n>,
+    driver: Driver<'n>,
 }
 
-/// The socket half: the connection, where notices go, and whether it has ended.
-struct Socket<'n> {
+/// What drives the connection: the socket half of tokio-postgres's connection, where
+/// notices go, whether it has ended, and what stops its requests.
+struct Driver<'n> {
     connection: PgConnection,
     on_notice: &'n mut dyn FnMut(Notice),
     /// The dump line notices are attributed to: that of the statement running now.
@@ -71,18 +73,18 @@ type CancelFuture = Pin<Box<dyn Future<Output = ()>>>;
 
 /// What a stop does to a request in flight.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+enum OnStop {
     /// It is cancelled on the server.
-    Cancellable,
+    Cancel,
     /// `COMMIT`: its outcome is awaited (for [`CANCEL_GRACE`]) rather than cancelled, so
     /// that the load never reports a failure for a transaction the server committed.
-    Final,
+    AwaitAnswer,
 }
 
 /// A stop that came while a request was in flight.
 struct Stopping {
     reason: StopReason,
-    mode: Mode,
+    on_stop: OnStop,
     /// When to stop waiting for the server.
     give_up: Pin<Box<Sleep>>,
     canceller: CancelRequester,
@@ -101,17 +103,14 @@ impl<'n> Session<'n> {
     ) -> Result<Session<'n>, LoadError> {
         let mut connecting = pin!(options.connect());
         let (client, connection) = poll_fn(|cx| match stop.poll(cx) {
-            Poll::Ready(reason) => Poll::Ready(Err(LoadError::stopped_connecting(
-                reason,
-                &options.endpoint(),
-            ))),
+            Poll::Ready(reason) => Poll::Ready(Err(reason.error_connecting(&options.endpoint()))),
             Poll::Pending => connecting.as_mut().poll(cx),
         })
         .await?;
         let canceller = CancelRequester::new(&client.cancel_token(), &options.host, options.port);
         Ok(Session {
             client,
-            socket: Socket {
+            driver: Driver {
                 connection,
                 on_notice,
                 notice_line: None,
@@ -126,15 +125,15 @@ impl<'n> Session<'n> {
     }
 
     /// Fails if a stop is due, for code that goes without the server for a while, and
-    /// before sending what [`Socket::drive`] does not.
+    /// before sending what [`Driver::drive`] does not.
     pub(crate) fn check_stop(&mut self) -> Result<(), LoadError> {
-        if let Some(stopped) = &self.socket.stopped {
+        if let Some(stopped) = &self.driver.stopped {
             return Err(stopped.clone());
         }
-        match self.socket.stop.due() {
+        match self.driver.stop.due() {
             Some(reason) => {
-                let error = LoadError::stopped(reason);
-                self.socket.stopped = Some(error.clone());
+                let error = reason.error();
+                self.driver.stopped = Some(error.clone());
                 Err(error)
             }
             None => Ok(()),
@@ -143,18 +142,18 @@ impl<'n> Session<'n> {
 
     /// Attributes the notices of the requests that follow to `line` of the dump.
     pub(crate) fn set_notice_line(&mut self, line: Option<u64>) {
-        self.socket.notice_line = line;
+        self.driver.notice_line = line;
     }
 
     /// Sends a notice of the loader's own to the callback.
     pub(crate) fn notify(&mut self, notice: Notice) {
-        (self.socket.on_notice)(notice);
+        (self.driver.on_notice)(notice);
     }
 
     /// Runs `sql` through the simple-query protocol, discarding any rows.
     pub(crate) async fn execute(&mut self, sql: &str) -> Result<(), LoadError> {
-        self.socket
-            .drive(self.client.batch_execute(sql), Mode::Cancellable)
+        self.driver
+            .drive(self.client.batch_execute(sql), OnStop::Cancel)
             .await
     }
 
@@ -165,8 +164,8 @@ impl<'n> Session<'n> {
     /// [`CANCEL_GRACE`] does the load fail, saying that the outcome is unknown.
     pub(crate) async fn commit_after(&mut self, prelude: &str) -> Result<(), LoadError> {
         let commit = self.client.batch_execute("COMMIT");
-        self.socket
-            .drive(after(&self.client, prelude, commit), Mode::Final)
+        self.driver
+            .drive(after(&self.client, prelude, commit), OnStop::AwaitAnswer)
             .await
     }
 
@@ -200,7 +199,7 @@ impl<'n> Session<'n> {
             .await
             .map_err(|error| (LoadError::postgres(&error), 0))?;
         let mut completed = 0;
-        self.socket
+        self.driver
             .drive_counted(pin!(stream), prelude, lines, &mut completed)
             .await
             .map_err(|error| (error, completed))
@@ -213,8 +212,8 @@ impl<'n> Session<'n> {
         sql: &str,
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, LoadError> {
-        self.socket
-            .drive(self.client.query_typed(sql, params), Mode::Cancellable)
+        self.driver
+            .drive(self.client.query_typed(sql, params), OnStop::Cancel)
             .await
     }
 
@@ -228,16 +227,16 @@ impl<'n> Session<'n> {
         params: &[(&(dyn ToSql + Sync), Type)],
     ) -> Result<Vec<Row>, LoadError> {
         let query = self.client.query_typed(sql, params);
-        self.socket
-            .drive(after(&self.client, prelude, query), Mode::Cancellable)
+        self.driver
+            .drive(after(&self.client, prelude, query), OnStop::Cancel)
             .await
     }
 
     /// Starts `COPY ... FROM STDIN`.
     pub(crate) async fn copy_in(&mut self, sql: &str) -> Result<CopyIn, LoadError> {
         let sink = self
-            .socket
-            .drive(self.client.copy_in(sql), Mode::Cancellable)
+            .driver
+            .drive(self.client.copy_in(sql), OnStop::Cancel)
             .await?;
         Ok(CopyIn {
             sink: Box::pin(sink),
@@ -251,12 +250,12 @@ impl<'n> Session<'n> {
         data: Vec<u8>,
     ) -> Result<(), LoadError> {
         let sent = self
-            .socket
-            .drive(copy.sink.feed(Bytes::from(data)), Mode::Cancellable)
+            .driver
+            .drive(copy.sink.feed(Bytes::from(data)), OnStop::Cancel)
             .await;
         match sent {
             Ok(()) => Ok(()),
-            Err(error) if self.socket.stopped.is_some() => Err(error),
+            Err(error) if self.driver.stopped.is_some() => Err(error),
             // A sink that failed only says "closed"; the server's reason comes with the end.
             Err(error) => Err(self.finish_copy(copy).await.err().unwrap_or(error)),
         }
@@ -264,8 +263,8 @@ impl<'n> Session<'n> {
 
     /// Ends the COPY data and returns how many rows the server stored.
     pub(crate) async fn finish_copy(&mut self, copy: &mut CopyIn) -> Result<u64, LoadError> {
-        self.socket
-            .drive(copy.sink.as_mut().finish(), Mode::Cancellable)
+        self.driver
+            .drive(copy.sink.as_mut().finish(), OnStop::Cancel)
             .await
     }
 
@@ -273,7 +272,7 @@ impl<'n> Session<'n> {
     /// the server rolls back anyway when the connection ends. A stopped session, which
     /// may be in the middle of a COPY, is left for [`Session::close`] to end.
     pub(crate) async fn rollback(&mut self) {
-        if self.socket.ended.is_none() && self.socket.stopped.is_none() {
+        if self.driver.ended.is_none() && self.driver.stopped.is_none() {
             let _ = self.execute("ROLLBACK").await;
         }
     }
@@ -282,21 +281,21 @@ impl<'n> Session<'n> {
     /// waiting briefly for the socket to close, then for a cancel request still on its
     /// way. The server rolls back any open transaction.
     pub(crate) async fn close(self) {
-        let Session { client, mut socket } = self;
+        let Session { client, mut driver } = self;
         drop(client);
         let closed = poll_fn(|cx| {
-            socket.poll_connection(cx);
-            match socket.ended {
+            driver.poll_connection(cx);
+            match driver.ended {
                 Some(_) => Poll::Ready(()),
                 None => Poll::Pending,
             }
         });
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, closed).await;
-        let Socket {
+        let Driver {
             connection,
             unfinished_cancel,
             ..
-        } = socket;
+        } = driver;
         drop(connection);
         if let Some(cancel) = unfinished_cancel {
             let _ = tokio::time::timeout(CLOSE_TIMEOUT, cancel).await;
@@ -309,8 +308,8 @@ pub(crate) struct CopyIn {
     sink: Pin<Box<CopyInSink<Bytes>>>,
 }
 
-impl Socket<'_> {
-    /// Like [`Socket::drive`], for the responses to a message of several statements and
+impl Driver<'_> {
+    /// Like [`Driver::drive`], for the responses to a message of several statements and
     /// to the prelude sent just before it:
     /// counts the statements that complete, and before passing on a notice takes in every
     /// response the server sent before it, so the notice goes with its own statement.
@@ -323,7 +322,7 @@ impl Socket<'_> {
     ) -> Result<(), LoadError> {
         poll_fn(|cx| loop {
             // Both messages are on their way: a stop now cancels them.
-            if let Poll::Ready(error) = self.poll_stop(cx, true, Mode::Cancellable) {
+            if let Poll::Ready(error) = self.poll_stop(cx, true, OnStop::Cancel) {
                 return Poll::Ready(Err(error));
             }
             if let Some(request) = prelude.as_mut() {
@@ -367,12 +366,12 @@ impl Socket<'_> {
     async fn drive<T>(
         &mut self,
         request: impl Future<Output = Result<T, tokio_postgres::Error>>,
-        mode: Mode,
+        on_stop: OnStop,
     ) -> Result<T, LoadError> {
         let mut request = pin!(request);
         let mut sent = false;
         poll_fn(|cx| {
-            if let Poll::Ready(error) = self.poll_stop(cx, sent, mode) {
+            if let Poll::Ready(error) = self.poll_stop(cx, sent, on_stop) {
                 return Poll::Ready(Err(error));
             }
             self.poll_connection(cx);
@@ -412,7 +411,7 @@ impl Socket<'_> {
     /// with the error to fail with when the request must end now: at once if it was not
     /// sent, else when the server has not ended it within [`CANCEL_GRACE`]. Meanwhile a
     /// cancellable request is cancelled on the server, again and again.
-    fn poll_stop(&mut self, cx: &mut Context<'_>, sent: bool, mode: Mode) -> Poll<LoadError> {
+    fn poll_stop(&mut self, cx: &mut Context<'_>, sent: bool, on_stop: OnStop) -> Poll<LoadError> {
         if let Some(stopped) = &self.stopped {
             return Poll::Ready(stopped.clone());
         }
@@ -421,11 +420,11 @@ impl Socket<'_> {
                 return Poll::Pending;
             };
             if !sent {
-                let error = LoadError::stopped(reason);
+                let error = reason.error();
                 self.stopped = Some(error.clone());
                 return Poll::Ready(error);
             }
-            self.stopping = Some(Stopping::new(reason, mode, self.canceller.clone()));
+            self.stopping = Some(Stopping::new(reason, on_stop, self.canceller.clone()));
         }
         let stopping = self.stopping.as_mut().expect("a stop is under way");
         if stopping.give_up.as_mut().poll(cx).is_ready() {
@@ -449,20 +448,20 @@ impl Socket<'_> {
             return outcome;
         };
         self.unfinished_cancel = stopping.cancel_request;
-        let error = LoadError::stopped(stopping.reason);
+        let error = stopping.reason.error();
         self.stopped = Some(error.clone());
-        match stopping.mode {
-            Mode::Cancellable => Err(error),
-            Mode::Final => outcome,
+        match stopping.on_stop {
+            OnStop::Cancel => Err(error),
+            OnStop::AwaitAnswer => outcome,
         }
     }
 }
 
 impl Stopping {
-    fn new(reason: StopReason, mode: Mode, canceller: CancelRequester) -> Stopping {
+    fn new(reason: StopReason, on_stop: OnStop, canceller: CancelRequester) -> Stopping {
         Stopping {
             reason,
-            mode,
+            on_stop,
             give_up: Box::pin(tokio::time::sleep(CANCEL_GRACE)),
             canceller,
             cancel_request: None,
@@ -476,7 +475,7 @@ impl Stopping {
     /// before the statement starts, cancels nothing. Failures to send are ignored;
     /// [`CANCEL_GRACE`] bounds the wait.
     fn poll_cancel(&mut self, cx: &mut Context<'_>) {
-        if self.mode == Mode::Final {
+        if self.on_stop == OnStop::AwaitAnswer {
             return;
         }
         loop {
@@ -499,15 +498,15 @@ impl Stopping {
 
     /// The error when the server did not end the request within [`CANCEL_GRACE`].
     fn unanswered(&self) -> LoadError {
-        let error = LoadError::stopped(self.reason);
-        let message = match self.mode {
-            Mode::Cancellable => format!(
+        let error = self.reason.error();
+        let message = match self.on_stop {
+            OnStop::Cancel => format!(
                 "{}; the server did not confirm the cancel within {} s, so the connection \
                  was dropped (the server rolls back once it notices)",
                 error.message(),
                 CANCEL_GRACE.as_secs()
             ),
-            Mode::Final => format!(
+            OnStop::AwaitAnswer => format!(
                 "{}, after COMMIT was sent; the server did not answer it within {} s, so \
                  whether the load was committed is unknown",
                 error.message(),

@@ -1,6 +1,6 @@
 //! Recognises the few statements the executor treats specially, from their first words.
 
-use crate::classify::skip_block_comment;
+use crate::split::classify::skip_block_comment;
 
 /// What the executor needs to know about a statement before sending it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,13 +4,13 @@
 //! dollar quotes, parentheses, `BEGIN ATOMIC` blocks, `\;`, `\:` and the start of a
 //! meta-command. State carries over from line to line exactly as in psql.
 
-use crate::location::Location;
-use crate::query::{LineCursor, Query};
+use crate::split::location::Location;
+use crate::split::query_buffer::{LineCursor, Query};
 use memchr::{memchr, memchr2};
 
 /// Where scanning a line stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Stop {
+pub(crate) enum Scanned {
     /// The line is used up; the query (if any) continues on the next line.
     EndOfLine,
     /// A query ended with the `;` just before this index.
@@ -19,9 +19,9 @@ pub(crate) enum Stop {
     Backslash(usize),
 }
 
-/// What the lexer is inside of.
+/// What the lexer is inside of: code, or a comment or quote that spans lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Mode {
+enum Inside {
     Code,
     /// `/* ... */`, nested `depth` deep.
     BlockComment {
@@ -67,9 +67,9 @@ impl Unclosed {
 /// The lexer's state between lines.
 #[derive(Debug)]
 pub(crate) struct Lexer {
-    mode: Mode,
+    inside: Inside,
     /// Where the current quote or comment opened.
-    mode_opened_at: Location,
+    opened_at: Location,
     /// Open parentheses, outermost first.
     parens: Vec<Location>,
     /// Open `BEGIN ATOMIC` (and nested `CASE`) blocks, outermost first.
@@ -84,8 +84,8 @@ pub(crate) struct Lexer {
 impl Lexer {
     pub(crate) fn new(standard_conforming_strings: bool) -> Self {
         Lexer {
-            mode: Mode::Code,
-            mode_opened_at: Location::default(),
+            inside: Inside::Code,
+            opened_at: Location::default(),
             parens: Vec::new(),
             blocks: Vec::new(),
             identifier_count: 0,
@@ -97,20 +97,20 @@ impl Lexer {
     /// Inside a quote, quoted identifier, dollar quote or comment (where psql keeps
     /// empty lines).
     pub(crate) fn in_quote(&self) -> bool {
-        self.mode != Mode::Code
+        self.inside != Inside::Code
     }
 
     /// The outermost construct still open, if any, and where it opened.
     pub(crate) fn unclosed(&self) -> Option<(Unclosed, Location)> {
-        let quote = match self.mode {
-            Mode::Code => None,
-            Mode::BlockComment { .. } => Some(Unclosed::BlockComment),
-            Mode::String { .. } => Some(Unclosed::String),
-            Mode::QuotedIdentifier => Some(Unclosed::QuotedIdentifier),
-            Mode::DollarQuote { .. } => Some(Unclosed::DollarQuote),
+        let quote = match self.inside {
+            Inside::Code => None,
+            Inside::BlockComment { .. } => Some(Unclosed::BlockComment),
+            Inside::String { .. } => Some(Unclosed::String),
+            Inside::QuotedIdentifier => Some(Unclosed::QuotedIdentifier),
+            Inside::DollarQuote { .. } => Some(Unclosed::DollarQuote),
         };
         let candidates = [
-            quote.map(|q| (q, self.mode_opened_at)),
+            quote.map(|q| (q, self.opened_at)),
             self.parens.first().map(|&at| (Unclosed::Parenthesis, at)),
             self.blocks.first().map(|&at| (Unclosed::BeginAtomic, at)),
         ];
@@ -127,13 +127,13 @@ impl Lexer {
         mut i: usize,
         query: &mut Query,
         cursor: &mut LineCursor,
-    ) -> Stop {
+    ) -> Scanned {
         let n = line.len();
         // Bytes from `kept` to `i` go to the query in one piece.
         let mut kept = i;
         while i < n {
-            match &self.mode {
-                Mode::Code => {
+            match &self.inside {
+                Inside::Code => {
                     let b = line[i];
                     match b {
                         b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c => {
@@ -150,16 +150,16 @@ impl Lexer {
                             i = n;
                         }
                         b'/' if line.get(i + 1) == Some(&b'*') => {
-                            self.open(Mode::BlockComment { depth: 1 }, line, i, cursor);
+                            self.open(Inside::BlockComment { depth: 1 }, line, i, cursor);
                             i += 2;
                         }
                         b'\'' => {
                             let backslash_escapes = !self.standard_conforming_strings;
-                            self.open(Mode::String { backslash_escapes }, line, i, cursor);
+                            self.open(Inside::String { backslash_escapes }, line, i, cursor);
                             i += 1;
                         }
                         b'"' => {
-                            self.open(Mode::QuotedIdentifier, line, i, cursor);
+                            self.open(Inside::QuotedIdentifier, line, i, cursor);
                             i += 1;
                         }
                         b'$' => i = self.dollar(line, i, cursor),
@@ -176,7 +176,7 @@ impl Lexer {
                             if self.parens.is_empty() && self.blocks.is_empty() {
                                 query.push(line, kept..i, cursor);
                                 self.identifier_count = 0;
-                                return Stop::Semicolon(i);
+                                return Scanned::Semicolon(i);
                             }
                         }
                         b'\\' => match line.get(i + 1) {
@@ -193,7 +193,7 @@ impl Lexer {
                             }
                             _ => {
                                 query.push(line, kept..i, cursor);
-                                return Stop::Backslash(i);
+                                return Scanned::Backslash(i);
                             }
                         },
                         b'0'..=b'9' => i = number_end(line, i),
@@ -201,20 +201,20 @@ impl Lexer {
                         _ => i += 1,
                     }
                 }
-                Mode::BlockComment { depth } => {
+                Inside::BlockComment { depth } => {
                     let depth = *depth;
                     match memchr2(b'*', b'/', &line[i..]) {
                         None => i = n,
                         Some(found) => {
                             let at = i + found;
                             if line[at] == b'*' && line.get(at + 1) == Some(&b'/') {
-                                self.mode = match depth {
-                                    1 => Mode::Code,
-                                    _ => Mode::BlockComment { depth: depth - 1 },
+                                self.inside = match depth {
+                                    1 => Inside::Code,
+                                    _ => Inside::BlockComment { depth: depth - 1 },
                                 };
                                 i = at + 2;
                             } else if line[at] == b'/' && line.get(at + 1) == Some(&b'*') {
-                                self.mode = Mode::BlockComment { depth: depth + 1 };
+                                self.inside = Inside::BlockComment { depth: depth + 1 };
                                 i = at + 2;
                             } else {
                                 i = at + 1;
@@ -222,7 +222,7 @@ impl Lexer {
                         }
                     }
                 }
-                Mode::String { backslash_escapes } => {
+                Inside::String { backslash_escapes } => {
                     let found = if *backslash_escapes {
                         memchr2(b'\'', b'\\', &line[i..])
                     } else {
@@ -237,31 +237,31 @@ impl Lexer {
                             } else if line.get(at + 1) == Some(&b'\'') {
                                 i = at + 2;
                             } else {
-                                self.mode = Mode::Code;
+                                self.inside = Inside::Code;
                                 i = at + 1;
                             }
                         }
                     }
                 }
-                Mode::QuotedIdentifier => match memchr(b'"', &line[i..]) {
+                Inside::QuotedIdentifier => match memchr(b'"', &line[i..]) {
                     None => i = n,
                     Some(found) => {
                         let at = i + found;
                         if line.get(at + 1) == Some(&b'"') {
                             i = at + 2;
                         } else {
-                            self.mode = Mode::Code;
+                            self.inside = Inside::Code;
                             i = at + 1;
                         }
                     }
                 },
-                Mode::DollarQuote { tag } => match memchr(b'$', &line[i..]) {
+                Inside::DollarQuote { tag } => match memchr(b'$', &line[i..]) {
                     None => i = n,
                     Some(found) => {
                         let at = i + found;
                         let after_tag = at + 1 + tag.len();
                         if line[at + 1..].starts_with(tag) && line.get(after_tag) == Some(&b'$') {
-                            self.mode = Mode::Code;
+                            self.inside = Inside::Code;
                             i = after_tag + 1;
                         } else {
                             i = at + 1;
@@ -271,20 +271,20 @@ impl Lexer {
             }
         }
         query.push(line, kept..n, cursor);
-        Stop::EndOfLine
+        Scanned::EndOfLine
     }
 
     /// Forgets everything about the query that just ended or was abandoned.
     pub(crate) fn reset_query(&mut self) {
-        self.mode = Mode::Code;
+        self.inside = Inside::Code;
         self.parens.clear();
         self.blocks.clear();
         self.identifier_count = 0;
     }
 
-    fn open(&mut self, mode: Mode, line: &[u8], i: usize, cursor: &mut LineCursor) {
-        self.mode = mode;
-        self.mode_opened_at = cursor.location(line, i);
+    fn open(&mut self, inside: Inside, line: &[u8], i: usize, cursor: &mut LineCursor) {
+        self.inside = inside;
+        self.opened_at = cursor.location(line, i);
     }
 
     /// `$1` parameters, `$tag$` dollar quotes, and a `$` that is neither.
@@ -302,7 +302,7 @@ impl Lexer {
         let tag_len = rest.iter().take_while(|&&b| is_dollar_tag_char(b)).count();
         if line.get(i + 1 + tag_len) == Some(&b'$') {
             let tag = rest[..tag_len].to_vec();
-            self.open(Mode::DollarQuote { tag }, line, i, cursor);
+            self.open(Inside::DollarQuote { tag }, line, i, cursor);
             i + tag_len + 2
         } else {
             i + 1 + tag_len
@@ -315,7 +315,7 @@ impl Lexer {
         match (line[i].to_ascii_lowercase(), next) {
             (b'e', Some(b'\'')) => {
                 self.open(
-                    Mode::String {
+                    Inside::String {
                         backslash_escapes: true,
                     },
                     line,
@@ -326,7 +326,7 @@ impl Lexer {
             }
             (b'b' | b'x', Some(b'\'')) => {
                 self.open(
-                    Mode::String {
+                    Inside::String {
                         backslash_escapes: false,
                     },
                     line,
@@ -337,14 +337,14 @@ impl Lexer {
             }
             (b'n', Some(b'\'')) => {
                 let backslash_escapes = !self.standard_conforming_strings;
-                self.open(Mode::String { backslash_escapes }, line, i, cursor);
+                self.open(Inside::String { backslash_escapes }, line, i, cursor);
                 return i + 2;
             }
             (b'u', Some(b'&')) => {
                 match line.get(i + 2) {
                     Some(b'\'') => {
                         self.open(
-                            Mode::String {
+                            Inside::String {
                                 backslash_escapes: false,
                             },
                             line,
@@ -352,7 +352,7 @@ impl Lexer {
                             cursor,
                         );
                     }
-                    Some(b'"') => self.open(Mode::QuotedIdentifier, line, i, cursor),
+                    Some(b'"') => self.open(Inside::QuotedIdentifier, line, i, cursor),
                     // psql's `xufailed`: `U&` alone is an operator-like token, not a word.
                     _ => return i + 2,
                 }

@@ -1,4 +1,4 @@
-use crate::location::Location;
+use crate::split::location::Location;
 use std::fmt;
 
 /// Why a file cannot be split. Every error carries the location it refers to.

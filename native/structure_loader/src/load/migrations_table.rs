@@ -1,9 +1,9 @@
 //! Looking up a table (Ecto's migrations table) and serialising loads on it.
 
-use crate::cancel::Stop;
-use crate::connect::ConnectOptions;
-use crate::load_error::LoadError;
-use crate::session::{block_on, Session};
+use crate::connection::connect::ConnectOptions;
+use crate::connection::session::{block_on, Session};
+use crate::connection::stop::Stop;
+use crate::error::LoadError;
 use tokio_postgres::types::Type;
 
 /// A table, in `schema` or, when `None`, in the session's `current_schema()`.

@@ -1,11 +1,11 @@
-use crate::classify::{classify, Class, Setting};
-use crate::encoding::Encoding;
-use crate::item::{Item, LineStart, MetaCommand, SessionEffect, Statement};
-use crate::lexer::{Lexer, Stop};
-use crate::location::Location;
-use crate::meta::{self, ParsedMeta};
-use crate::query::{LineCursor, Query};
-use crate::split_error::{SplitError, SplitErrorKind};
+use crate::split::classify::{classify, Class, Setting};
+use crate::split::encoding::Encoding;
+use crate::split::error::{SplitError, SplitErrorKind};
+use crate::split::item::{Item, LineStart, MetaCommand, SessionEffect, Statement};
+use crate::split::lexer::{Lexer, Scanned};
+use crate::split::location::Location;
+use crate::split::meta_command::{self, ParsedMeta};
+use crate::split::query_buffer::{LineCursor, Query};
 use std::io::BufRead;
 
 /// COPY data is handed out in pieces of about this many bytes (whole lines).
@@ -139,16 +139,16 @@ impl<R: BufRead> Splitter<R> {
             .lexer
             .scan(&self.line, self.position, &mut self.query, &mut self.cursor);
         match stop {
-            Stop::EndOfLine => {
+            Scanned::EndOfLine => {
                 self.position = self.line.len();
                 Ok(None)
             }
-            Stop::Semicolon(end) => {
+            Scanned::Semicolon(end) => {
                 self.position = end;
                 let end_line = self.cursor.number;
                 self.finish_query(end_line).map(Some)
             }
-            Stop::Backslash(at) => self.meta_command(at),
+            Scanned::Backslash(at) => self.meta_command(at),
         }
     }
 
@@ -373,7 +373,7 @@ impl<R: BufRead> Splitter<R> {
     fn meta_command(&mut self, at: usize) -> Result<Option<Item>, SplitError> {
         self.query.drop_pending_newline();
         let location = self.cursor.location(&self.line, at);
-        let parsed = meta::parse(&self.line, at);
+        let parsed = meta_command::parse(&self.line, at);
         self.position = parsed.end;
         let error =
             |message: String| SplitError::new(SplitErrorKind::MetaCommand, location, message);

@@ -1,4 +1,4 @@
-use crate::load_error::{ErrorReason, LoadError};
+use crate::error::{ErrorReason, LoadError};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Seek};
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@
 //!   then rolls back to a savepoint taken before the message and sends the statements
 //!   before the syntax error on their own ([`Batch::split_at`]).
 
-use crate::item::Statement;
+use crate::split::item::Statement;
 
 /// A batch is sent once it holds this many bytes...
 const MAX_BATCH_BYTES: usize = 1024 * 1024;
@@ -122,13 +122,13 @@ impl Batch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{SplitOptions, Splitter};
+    use crate::split::{Item, SplitOptions, Splitter};
 
     fn batch(text: &str) -> Batch {
         let mut batch = Batch::default();
         for item in Splitter::new(text.as_bytes(), SplitOptions::default()) {
             match item.unwrap() {
-                crate::Item::Sql(statement) => batch.push(statement),
+                Item::Sql(statement) => batch.push(statement),
                 other => panic!("{other:?}"),
             }
         }

@@ -1,4 +1,4 @@
-//! Stopping a load before it ends: a time limit ([`crate::LoadOptions::timeout`]) or a
+//! Stopping a load before it ends: a time limit ([`crate::load::LoadOptions::timeout`]) or a
 //! [`CancelHandle`] triggered from another thread.
 //!
 //! Once a stop is due, the load sends nothing more. If a request is on its way, the server
@@ -7,22 +7,16 @@
 //! to [`CANCEL_GRACE`] for the server to give up the statement, then ends its session
 //! without committing: the server rolls the transaction back and releases every lock.
 
+use crate::error::{ErrorReason, LoadError};
 use futures_util::task::AtomicWaker;
-use futures_util::FutureExt;
 use std::fmt;
 use std::future::Future;
-use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
 use tokio::time::{Instant, Sleep};
-use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
-use tokio_postgres::CancelToken;
 
 /// How long a stopped load waits for the server to give up the running statement before
 /// dropping the connection anyway (the server then notices only when it next talks to it).
@@ -91,134 +85,50 @@ impl PartialEq for CancelHandle {
 
 impl Eq for CancelHandle {}
 
-/// Sends cancel requests for one session's backend.
-#[derive(Clone)]
-pub(crate) struct CancelRequester {
-    /// The CancelRequest message (backend process id and secret key), if it could be made.
-    message: Option<[u8; CANCEL_REQUEST_LENGTH]>,
-    /// The host name or address, or unix-socket directory, and port connected to.
-    host: String,
-    port: u16,
-}
-
-const CANCEL_REQUEST_LENGTH: usize = 16;
-const CANCEL_REQUEST_CODE: u32 = 80_877_102;
-
-impl CancelRequester {
-    pub(crate) fn new(token: &CancelToken, host: &str, port: u16) -> Self {
-        CancelRequester {
-            message: cancel_request_message(token),
-            host: host.to_owned(),
-            port,
-        }
-    }
-
-    /// Asks the server to cancel what the session's backend is running, as libpq's
-    /// `PQcancel` does: on a new plain connection (the server answers a cancel request
-    /// before any TLS or authentication, whatever the main connection uses), then waiting
-    /// for the server to close that connection. tokio-postgres's own
-    /// `CancelToken::cancel_query` closes it first, which makes PgBouncer 1.18 (Debian
-    /// 12's) abort with "bad client state", dropping every client of the pooler.
-    pub(crate) async fn send(self) -> io::Result<()> {
-        let message = self
-            .message
-            .ok_or_else(|| io::Error::other("tokio-postgres wrote an unexpected cancel request"))?;
-        if self.host.starts_with('/') {
-            let socket = Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port));
-            send_on(UnixStream::connect(socket).await?, &message).await
-        } else {
-            let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
-            send_on(stream, &message).await
-        }
-    }
-}
-
-async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    message: &[u8],
-) -> io::Result<()> {
-    stream.write_all(message).await?;
-    let mut discard = [0; 64];
-    while stream.read(&mut discard).await? > 0 {}
-    Ok(())
-}
-
-/// The CancelRequest message for `token`'s backend. Its process id and secret key are
-/// private to tokio-postgres, so this lets it write the request into memory, answering
-/// "go ahead" to the TLS request it sends first when the connection uses TLS.
-fn cancel_request_message(token: &CancelToken) -> Option<[u8; CANCEL_REQUEST_LENGTH]> {
-    let mut written = Vec::new();
-    token
-        .cancel_query_raw(Captured(&mut written), Unencrypted)
-        .now_or_never()?
-        .ok()?;
-    let message: [u8; CANCEL_REQUEST_LENGTH] = written
-        .get(written.len().checked_sub(CANCEL_REQUEST_LENGTH)?..)?
-        .try_into()
-        .ok()?;
-    let is_cancel_request = message[..4] == (CANCEL_REQUEST_LENGTH as u32).to_be_bytes()
-        && message[4..8] == CANCEL_REQUEST_CODE.to_be_bytes();
-    is_cancel_request.then_some(message)
-}
-
-/// An in-memory stream that keeps what is written and reads `S` (TLS accepted).
-struct Captured<'a>(&'a mut Vec<u8>);
-
-impl AsyncRead for Captured<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        buf.put_slice(b"S");
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl AsyncWrite for Captured<'_> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.0.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-}
-
-impl TlsStream for Captured<'_> {
-    fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
-    }
-}
-
-/// A TLS "handshake" that leaves [`Captured`] as it is.
-struct Unencrypted;
-
-impl<'a> TlsConnect<Captured<'a>> for Unencrypted {
-    type Stream = Captured<'a>;
-    type Error = io::Error;
-    type Future = std::future::Ready<io::Result<Captured<'a>>>;
-
-    fn connect(self, stream: Captured<'a>) -> Self::Future {
-        std::future::ready(Ok(stream))
-    }
-}
-
 /// Why a load was stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum StopReason {
     /// The time limit, given here, expired.
     TimedOut(Duration),
     Cancelled,
+}
+
+impl StopReason {
+    /// The error of a load stopped before it ended; the caller says where it was.
+    pub(crate) fn error(self) -> LoadError {
+        match self {
+            StopReason::TimedOut(limit) => LoadError::new(
+                ErrorReason::Timeout,
+                format!(
+                    "timed out: the load did not finish within its time limit of {} ms, so \
+                     it was stopped and rolled back",
+                    limit.as_millis()
+                ),
+            ),
+            StopReason::Cancelled => LoadError::new(
+                ErrorReason::Cancelled,
+                "cancelled: the load was stopped on request and rolled back",
+            ),
+        }
+    }
+
+    /// The error of a load stopped before its connection was made.
+    pub(crate) fn error_connecting(self, endpoint: &str) -> LoadError {
+        match self {
+            StopReason::TimedOut(limit) => LoadError::new(
+                ErrorReason::Timeout,
+                format!(
+                    "timed out connecting to {endpoint}: the load's time limit of {} ms \
+                     expired first",
+                    limit.as_millis()
+                ),
+            ),
+            StopReason::Cancelled => LoadError::new(
+                ErrorReason::Cancelled,
+                format!("cancelled on request while connecting to {endpoint}"),
+            ),
+        }
+    }
 }
 
 /// The conditions that stop a load: a deadline, a [`CancelHandle`], both or neither.

@@ -1,7 +1,7 @@
-use crate::dump_file::DumpFile;
-use crate::load_error::LoadError;
-use crate::splitter::SplitOptions;
-use crate::survey::survey;
+use crate::dump::file::DumpFile;
+use crate::dump::preflight::survey;
+use crate::error::LoadError;
+use crate::split::splitter::SplitOptions;
 use std::path::Path;
 
 /// What [`check`] found in a dump.

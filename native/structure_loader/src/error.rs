@@ -1,7 +1,6 @@
-use crate::cancel::StopReason;
-use crate::item::Statement;
-use crate::location::Location;
-use crate::split_error::{SplitError, SplitErrorKind};
+use crate::split::error::{SplitError, SplitErrorKind};
+use crate::split::item::Statement;
+use crate::split::location::Location;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use tokio_postgres::error::{DbError, ErrorPosition};
@@ -58,10 +57,10 @@ pub enum ErrorReason {
     Auth,
     /// The server reported an error (any other SQLSTATE).
     Database,
-    /// The load's time limit ([`crate::LoadOptions::timeout`]) expired: it was stopped
+    /// The load's time limit ([`crate::load::LoadOptions::timeout`]) expired: it was stopped
     /// and rolled back.
     Timeout,
-    /// The load was stopped through its [`crate::CancelHandle`] and rolled back.
+    /// The load was stopped through its [`crate::connection::CancelHandle`] and rolled back.
     Cancelled,
     /// A bug: something that must not happen did (e.g. a panic caught at the NIF boundary).
     Internal,
@@ -100,42 +99,6 @@ impl LoadError {
     /// An error for a bug caught at a boundary, such as a panic in the NIF.
     pub fn internal(message: impl Into<String>) -> Self {
         LoadError::new(ErrorReason::Internal, message)
-    }
-
-    /// A load stopped before it ended; [`LoadError::in_statement`] says where it was.
-    pub(crate) fn stopped(reason: StopReason) -> Self {
-        match reason {
-            StopReason::TimedOut(limit) => LoadError::new(
-                ErrorReason::Timeout,
-                format!(
-                    "timed out: the load did not finish within its time limit of {} ms, so \
-                     it was stopped and rolled back",
-                    limit.as_millis()
-                ),
-            ),
-            StopReason::Cancelled => LoadError::new(
-                ErrorReason::Cancelled,
-                "cancelled: the load was stopped on request and rolled back",
-            ),
-        }
-    }
-
-    /// A load stopped before its connection was made.
-    pub(crate) fn stopped_connecting(reason: StopReason, endpoint: &str) -> Self {
-        match reason {
-            StopReason::TimedOut(limit) => LoadError::new(
-                ErrorReason::Timeout,
-                format!(
-                    "timed out connecting to {endpoint}: the load's time limit of {} ms \
-                     expired first",
-                    limit.as_millis()
-                ),
-            ),
-            StopReason::Cancelled => LoadError::new(
-                ErrorReason::Cancelled,
-                format!("cancelled on request while connecting to {endpoint}"),
-            ),
-        }
     }
 
     /// Says what the load was doing when it was stopped; other errors stay as they are.

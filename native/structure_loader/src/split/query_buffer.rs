@@ -1,7 +1,7 @@
 //! The query buffer psql builds line by line, and where its pieces came from.
 
-use crate::item::LineStart;
-use crate::location::Location;
+use crate::split::item::LineStart;
+use crate::split::location::Location;
 use std::ops::Range;
 
 /// The physical line being lexed: its number, where it starts in the file, and a

@@ -1,0 +1,10 @@
+//! The load: [`load()`] sends a dump's items in batches, in one transaction, and
+//! [`table_exists()`] with the advisory lock on the migrations table makes a load happen
+//! once.
+
+pub(crate) mod batch;
+pub(crate) mod executor;
+pub(crate) mod migrations_table;
+
+pub use executor::{load, LoadOptions, LoadSummary};
+pub use migrations_table::{table_exists, TableRef};
