@@ -109,7 +109,7 @@ defmodule StructureLoader do
 
   require Logger
 
-  alias StructureLoader.{Config, Error, Native, Notices}
+  alias StructureLoader.{Config, Error, Native, Notices, TableName}
 
   @typedoc "An Ecto repo module (anything exporting `config/0`) or its keyword list."
   @type repo_or_config :: module() | keyword()
@@ -247,7 +247,7 @@ defmodule StructureLoader do
     {_repo, config} = repo_config(repo_or_config)
 
     {schema, table} =
-      case {split_table_name(table), opts[:prefix]} do
+      case {TableName.parse(table), opts[:prefix]} do
         {{schema, table}, nil} ->
           {schema, table}
 
@@ -418,46 +418,4 @@ defmodule StructureLoader do
 
   defp log(false, _message), do: :ok
   defp log(level, message), do: Logger.log(level, message)
-
-  # "schema.table" -> {"schema", "table"}; "table" -> {nil, "table"}.
-  defp split_table_name(name) do
-    case name_parts(name, []) do
-      {:ok, [table]} ->
-        {nil, table}
-
-      {:ok, [schema, table]} ->
-        {schema, table}
-
-      _ ->
-        raise ArgumentError,
-              "expected a table name like table, schema.table or \"odd.schema\".\"Table\", " <>
-                "got: #{inspect(name)}"
-    end
-  end
-
-  # Each part is followed either by the end of the name or by a dot and another part.
-  defp name_parts(name, parts) do
-    case name_part(name) do
-      {:ok, part, ""} when part != "" -> {:ok, Enum.reverse([part | parts])}
-      {:ok, part, "." <> rest} when part != "" -> name_parts(rest, [part | parts])
-      _ -> :error
-    end
-  end
-
-  defp name_part("\"" <> quoted), do: quoted_part(quoted, "")
-
-  defp name_part(name) do
-    {part, rest} =
-      case :binary.match(name, ".") do
-        {at, _} -> {binary_part(name, 0, at), binary_part(name, at, byte_size(name) - at)}
-        :nomatch -> {name, ""}
-      end
-
-    if String.contains?(part, "\""), do: :error, else: {:ok, part, rest}
-  end
-
-  defp quoted_part("\"\"" <> rest, part), do: quoted_part(rest, part <> "\"")
-  defp quoted_part("\"" <> rest, part), do: {:ok, part, rest}
-  defp quoted_part(<<byte, rest::binary>>, part), do: quoted_part(rest, <<part::binary, byte>>)
-  defp quoted_part("", _part), do: :error
 end

@@ -80,7 +80,7 @@ defmodule StructureLoader.Config do
   `sslrootcert`, `sslcert` or `sslkey` without `sslmode` mean `prefer`, libpq's default.
   """
 
-  require Logger
+  alias StructureLoader.Config.{TLS, URL}
 
   @derive {Inspect, except: [:password]}
   @enforce_keys [:host, :port, :user, :database]
@@ -124,37 +124,6 @@ defmodule StructureLoader.Config do
               server_name: String.t() | nil
             }
 
-  @schemes ["ecto", "postgres", "postgresql"]
-  @sslmodes %{
-    "disable" => nil,
-    "allow" => :prefer,
-    "prefer" => :prefer,
-    "require" => :require,
-    "verify-ca" => :verify_ca,
-    "verify-full" => :verify_full
-  }
-  # Erlang :ssl options that only tune the protocol; rustls has safe defaults for them.
-  @no_ssl_options %{
-    mode: nil,
-    cacerts: [],
-    cacertfile: nil,
-    certfile: nil,
-    keyfile: nil,
-    server_name: nil
-  }
-  @ignored_ssl_options [
-    :versions,
-    :ciphers,
-    :depth,
-    :customize_hostname_check,
-    :log_level,
-    :log_alert,
-    :reuse_sessions,
-    :secure_renegotiate,
-    :hibernate_after
-  ]
-  @pool_url_parameters ~w(pool_size timeout pool_timeout idle_interval queue_target queue_interval)
-
   @doc """
   Resolves connection settings from `config`, with `env` (default: the OS environment)
   supplying the `PG*` defaults.
@@ -173,7 +142,7 @@ defmodule StructureLoader.Config do
     end
 
     {url, config} = Keyword.pop(config, :url)
-    config = Keyword.merge(config, parse_url(url))
+    config = Keyword.merge(config, URL.parse(url))
     {host, port} = endpoint(config, env)
 
     {:ok,
@@ -185,7 +154,7 @@ defmodule StructureLoader.Config do
        database: config[:database] || env["PGDATABASE"] || missing!(:database),
        connect_timeout: connect_timeout(config),
        parameters: parameters(config),
-       ssl: ssl(config, host, port)
+       ssl: TLS.resolve(config, host, port)
      }}
   end
 
@@ -204,292 +173,6 @@ defmodule StructureLoader.Config do
       ssl: config.ssl
     }
   end
-
-  defp parse_url(nil), do: []
-
-  defp parse_url(url) when is_binary(url) do
-    uri = URI.parse(url)
-
-    unless uri.scheme in @schemes do
-      raise ArgumentError,
-            "expected the :url to start with #{Enum.map_join(@schemes, ", ", &"#{&1}://")}"
-    end
-
-    {username, password} =
-      case uri.userinfo && String.split(uri.userinfo, ":", parts: 2) do
-        nil -> {nil, nil}
-        [username] -> {username, nil}
-        [username, password] -> {username, password}
-      end
-
-    database =
-      case uri.path do
-        path when path in [nil, "", "/"] -> nil
-        "/" <> database -> database
-      end
-
-    from_parts =
-      [
-        username: username,
-        password: password,
-        hostname: uri.host,
-        port: uri.port,
-        database: database
-      ]
-      |> Enum.reject(fn {_key, value} -> value in [nil, ""] end)
-      |> Enum.map(fn
-        {key, value} when is_binary(value) -> {key, URI.decode(value)}
-        pair -> pair
-      end)
-
-    from_parts ++ url_query(uri.query)
-  end
-
-  defp parse_url(url) do
-    raise ArgumentError, "expected the :url to be a string, got: #{inspect(url)}"
-  end
-
-  defp url_query(nil), do: []
-
-  defp url_query(query) do
-    query
-    |> URI.query_decoder()
-    |> Enum.flat_map(fn
-      {"ssl", "true"} -> [ssl: true]
-      {"ssl", "false"} -> [ssl: false]
-      {"sslmode", mode} -> [sslmode: mode]
-      {"sslrootcert", path} -> [sslrootcert: path]
-      {"sslcert", path} -> [sslcert: path]
-      {"sslkey", path} -> [sslkey: path]
-      {"connect_timeout", value} -> [connect_timeout: url_integer("connect_timeout", value)]
-      {"application_name", name} -> [application_name: name]
-      {name, _value} when name in @pool_url_parameters -> []
-      {name, value} -> raise ArgumentError, "unsupported :url parameter #{name}=#{value}"
-    end)
-  end
-
-  defp url_integer(name, value) do
-    case Integer.parse(value) do
-      {integer, ""} -> integer
-      _ -> raise ArgumentError, "expected an integer for the :url parameter #{name}"
-    end
-  end
-
-  # TLS: the mode from libpq's sslmode if given, else from :ssl; the trusted CAs, client
-  # certificate and server name from :ssl, libpq's files replacing its.
-  defp ssl(config, host, port) do
-    from_ssl =
-      case ssl_options(config) do
-        nil -> @no_ssl_options
-        options -> ssl_option_settings(options)
-      end
-
-    rootcert = libpq_setting(config, :sslrootcert)
-    sslcert = libpq_setting(config, :sslcert)
-    sslkey = libpq_setting(config, :sslkey)
-
-    settings = %{
-      cacerts: if(rootcert == "system", do: [], else: from_ssl.cacerts),
-      cacertfile:
-        case rootcert do
-          nil -> from_ssl.cacertfile
-          "system" -> nil
-          path -> expand(path)
-        end,
-      certfile: expand(sslcert) || from_ssl.certfile,
-      keyfile: expand(sslkey) || from_ssl.keyfile,
-      server_name: from_ssl.server_name
-    }
-
-    if is_nil(settings.certfile) != is_nil(settings.keyfile) do
-      raise ArgumentError,
-            "a client certificate needs both a certificate file (:certfile or sslcert) " <>
-              "and a key file (:keyfile or sslkey)"
-    end
-
-    mode =
-      case libpq_setting(config, :sslmode) do
-        nil ->
-          cond do
-            from_ssl.mode -> from_ssl.mode
-            rootcert == "system" -> :verify_full
-            rootcert || sslcert || sslkey -> :prefer
-            true -> nil
-          end
-
-        sslmode ->
-          libpq_mode(sslmode, settings, rootcert)
-      end
-
-    if mode do
-      warn_unverified(mode, config, "#{host}:#{port}")
-      Map.put(settings, :mode, mode)
-    end
-  end
-
-  # The :ssl option as a keyword list of Erlang :ssl options, or nil without TLS.
-  defp ssl_options(config) do
-    case config[:ssl] do
-      falsy when falsy in [nil, false] ->
-        nil
-
-      true ->
-        case Keyword.get(config, :ssl_opts, []) do
-          options when is_list(options) ->
-            ssl_keyword!(options, ":ssl_opts")
-
-          other ->
-            raise ArgumentError, "expected :ssl_opts to be a keyword list, got: #{inspect(other)}"
-        end
-
-      options when is_list(options) ->
-        ssl_keyword!(options, ":ssl")
-
-      other ->
-        raise ArgumentError,
-              "expected :ssl to be a boolean or a keyword list of TLS options, got: " <>
-                inspect(other)
-    end
-  end
-
-  defp ssl_keyword!(options, key) do
-    if Keyword.keyword?(options) do
-      options
-    else
-      raise ArgumentError, "expected #{key} to be a keyword list of TLS options"
-    end
-  end
-
-  # As Erlang's :ssl takes them: the chain and the host name are verified unless
-  # `verify: :verify_none`; `server_name_indication: :disable` skips the host name.
-  defp ssl_option_settings(options) do
-    settings =
-      Enum.reduce(options, Map.merge(@no_ssl_options, %{verify: true, check_name: true}), fn
-        {:verify, :verify_peer}, acc ->
-          %{acc | verify: true}
-
-        {:verify, :verify_none}, acc ->
-          %{acc | verify: false}
-
-        {:cacertfile, path}, acc ->
-          %{acc | cacertfile: expand(path)}
-
-        {:cacerts, cacerts}, acc when is_list(cacerts) ->
-          %{acc | cacerts: Enum.map(cacerts, &der!/1)}
-
-        {:server_name_indication, :disable}, acc ->
-          %{acc | check_name: false, server_name: nil}
-
-        {:server_name_indication, name}, acc when is_list(name) or is_binary(name) ->
-          %{acc | check_name: true, server_name: to_string(name)}
-
-        {:certfile, path}, acc ->
-          %{acc | certfile: expand(path)}
-
-        {:keyfile, path}, acc ->
-          %{acc | keyfile: expand(path)}
-
-        {name, _value}, acc when name in @ignored_ssl_options ->
-          acc
-
-        {name, value}, _acc when name in [:verify, :cacerts, :server_name_indication] ->
-          raise ArgumentError,
-                "unsupported value for the TLS option #{inspect(name)}: #{inspect(value)}"
-
-        {name, _value}, _acc ->
-          raise ArgumentError,
-                "unsupported TLS option #{inspect(name)}; StructureLoader takes :verify, " <>
-                  ":cacertfile, :cacerts, :server_name_indication, :certfile and :keyfile"
-      end)
-
-    mode =
-      cond do
-        not settings.verify -> :require
-        settings.check_name -> :verify_full
-        true -> :verify_ca
-      end
-
-    settings |> Map.drop([:verify, :check_name]) |> Map.put(:mode, mode)
-  end
-
-  defp der!(der) when is_binary(der), do: der
-  # :public_key.cacerts_get/0 gives #cert{der: DER, otp: ...} records.
-  defp der!({:cert, der, _otp}) when is_binary(der), do: der
-
-  defp der!(other) do
-    raise ArgumentError,
-          "expected :cacerts to hold DER-encoded certificates, got: #{inspect(other, limit: 5)}"
-  end
-
-  defp libpq_mode(sslmode, settings, rootcert) do
-    mode =
-      case Map.fetch(@sslmodes, sslmode) do
-        {:ok, mode} ->
-          mode
-
-        :error ->
-          raise ArgumentError,
-                "unsupported sslmode=#{sslmode}; expected one of " <>
-                  Enum.join(Map.keys(@sslmodes), ", ")
-      end
-
-    cond do
-      rootcert == "system" and mode not in [nil, :verify_full] ->
-        raise ArgumentError,
-              "weak sslmode=#{sslmode} may not be used with sslrootcert=system " <>
-                "(use sslmode=verify-full), as in libpq"
-
-      # libpq: require with a root certificate checks the chain, as verify-ca does.
-      mode == :require and (settings.cacertfile != nil or settings.cacerts != []) ->
-        :verify_ca
-
-      true ->
-        mode
-    end
-  end
-
-  defp libpq_setting(config, key) do
-    case config[key] do
-      nil ->
-        nil
-
-      value when is_binary(value) ->
-        value
-
-      other ->
-        raise ArgumentError, "expected #{inspect(key)} to be a string, got: #{inspect(other)}"
-    end
-  end
-
-  defp expand(nil), do: nil
-  defp expand(path) when is_binary(path) or is_list(path), do: Path.expand(to_string(path))
-
-  defp expand(path) do
-    raise ArgumentError, "expected a file path, got: #{inspect(path)}"
-  end
-
-  defp warn_unverified(:require, config, endpoint) do
-    origin =
-      if config[:sslmode], do: "sslmode=#{config[:sslmode]}", else: "ssl: [verify: :verify_none]"
-
-    Logger.warning(
-      "TLS to #{endpoint} without certificate verification (#{origin}): the connection " <>
-        "is encrypted, but the server is not authenticated. Give its CA " <>
-        "(ssl: [cacertfile: ...], or sslmode=verify-full with sslrootcert=...) to verify it"
-    )
-  end
-
-  defp warn_unverified(:prefer, config, endpoint) do
-    origin = config[:sslmode] || "prefer, libpq's default with sslrootcert, sslcert or sslkey"
-
-    Logger.warning(
-      "TLS to #{endpoint} only if the server offers it, without certificate verification " <>
-        "(sslmode=#{origin}): the connection may be plain text, and the server is not " <>
-        "authenticated. Use sslmode=verify-full to require and verify TLS"
-    )
-  end
-
-  defp warn_unverified(_mode, _config, _endpoint), do: :ok
 
   defp endpoint(config, env) do
     port = port(config[:port] || env["PGPORT"] || 5432)
