@@ -203,7 +203,14 @@ impl LoadError {
 
     /// Attaches the statement that failed, locating the error at the server's error
     /// position when the server gave one in the statement, else at its first character.
-    pub(crate) fn in_statement(mut self, statement: &Statement) -> Self {
+    pub(crate) fn in_statement(self, statement: &Statement) -> Self {
+        self.in_statement_part(statement, 0)
+    }
+
+    /// [`LoadError::in_statement`] for the part of a statement that starts at byte
+    /// `part_start` of its text (one of several joined with `\;`): located there when the
+    /// server gives no position.
+    pub(crate) fn in_statement_part(mut self, statement: &Statement, part_start: usize) -> Self {
         let position = self
             .0
             .server
@@ -212,7 +219,7 @@ impl LoadError {
             .filter(|&position| position >= 1);
         self.0.location = Some(match position {
             Some(position) => statement.location_of_char(position),
-            None => statement.start,
+            None => statement.location_of(part_start),
         });
         let (excerpt, position) = excerpt(&statement.text, position);
         self.0.statement = Some(excerpt);

@@ -187,6 +187,94 @@ fn unknown_settings_after_the_preamble_are_sent() {
 }
 
 #[test]
+fn a_role_change_in_the_preamble_is_sent_so_the_role_owns_the_objects() {
+    let db = TestDb::create("setrole");
+    let role = format!("{}_owner", db.name);
+    db.execute(&format!(
+        "CREATE ROLE \"{role}\"; GRANT CREATE ON SCHEMA public TO \"{role}\""
+    ));
+    let (loaded, _) = load(
+        &db,
+        format!("SET role TO \"{role}\";\nCREATE TABLE t (id int);\n"),
+    );
+    let summary = loaded.unwrap();
+    assert!(summary.skipped_settings.is_empty());
+    let owner: String = db
+        .client()
+        .query_one(
+            "SELECT tableowner::text FROM pg_tables WHERE tablename = 't'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    db.execute(&format!(
+        "DROP TABLE t; REVOKE CREATE ON SCHEMA public FROM \"{role}\"; DROP ROLE \"{role}\""
+    ));
+    assert_eq!(owner, role);
+}
+
+#[test]
+fn settings_the_server_hides_from_pg_settings_are_sent_and_fail_as_psql_does() {
+    let db = TestDb::create("hidden");
+    // default_with_oids exists, hidden from pg_settings, and only takes false since 12.
+    let (loaded, _) = load(
+        &db,
+        "SET default_with_oids = false;\nSET seed = 0.5;\nSET default_with_oids = true;\n\
+         CREATE TABLE t (id int);\n",
+    );
+    let error = loaded.unwrap_err();
+    assert_eq!(error.sqlstate(), Some("0A000"));
+    assert_eq!(error.line(), Some(3));
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+#[test]
+fn statements_joined_with_backslash_semicolon_keep_their_own_lines() {
+    let db = TestDb::create("joined");
+    let (loaded, notices) = load(
+        &db,
+        "DO $$BEGIN RAISE NOTICE 'a'; END$$\\;\n\
+         DO $$BEGIN RAISE NOTICE 'b'; END$$;\n\
+         DO $$BEGIN RAISE NOTICE 'c'; END$$;\n",
+    );
+    loaded.unwrap();
+    let lines: Vec<_> = notices
+        .iter()
+        .map(|notice| (notice.message.as_str(), notice.line))
+        .collect();
+    assert_eq!(lines, [("a", Some(1)), ("b", Some(2)), ("c", Some(3))]);
+
+    let (loaded, _) = load(&db, "SELECT 1\\; SELECT 2;\nSELECT 1/0;\nSELECT 3;\n");
+    let error = loaded.unwrap_err();
+    assert_eq!(error.sqlstate(), Some("22012"));
+    assert_eq!((error.line(), error.column()), (Some(2), Some(1)));
+
+    let (loaded, _) = load(&db, "SELECT 1\\;\n  SELECT 1/0\\; SELECT 3;\n");
+    let error = loaded.unwrap_err();
+    assert_eq!((error.line(), error.column()), (Some(2), Some(3)));
+}
+
+#[test]
+fn transaction_statements_joined_with_backslash_semicolon_are_refused() {
+    let db = TestDb::create("joinedtx");
+    for dump in [
+        "CREATE TABLE a (id int);\nSELECT 1\\; COMMIT;\n",
+        "CREATE TABLE a (id int);\nBEGIN\\; CREATE TABLE b (id int);\n",
+        "CREATE TABLE a (id int);\nSELECT 1\\; SET client_encoding = 'LATIN1';\n",
+    ] {
+        let (loaded, _) = load(&db, dump);
+        let error = loaded.unwrap_err();
+        assert_eq!(error.reason(), ErrorReason::Parse, "{dump}");
+        assert_eq!(error.line(), Some(2), "{dump}");
+        assert!(
+            error.message().contains("joined to other statements"),
+            "{error}"
+        );
+        assert_eq!(db.user_objects(), Vec::<String>::new());
+    }
+}
+
+#[test]
 fn server_notices_reach_the_callback_with_their_line() {
     let db = TestDb::create("notices");
     let (loaded, notices) = load(

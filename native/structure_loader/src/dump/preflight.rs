@@ -6,7 +6,7 @@ use crate::error::{ErrorReason, LoadError};
 use crate::split::item::{Item, MetaCommand, Statement};
 use crate::split::location::Location;
 use crate::split::splitter::{SplitOptions, Splitter};
-use crate::split::statement_kind::{classify, StatementKind};
+use crate::split::statement_kind::StatementKind;
 use std::io::BufRead;
 
 /// What a dump holds.
@@ -17,8 +17,10 @@ pub(crate) struct Survey {
     pub(crate) copy_blocks: u64,
     pub(crate) copy_rows: u64,
     pub(crate) meta_commands: u64,
-    /// The plain-named settings in the leading run of `SET`/`set_config` statements,
-    /// in file order. Custom settings (`myapp.x`) are left out: any server takes them.
+    /// The settings a load may skip when the server does not know them: those in the
+    /// leading run of `SET`/`set_config` statements, in file order. Custom settings
+    /// (`myapp.x`), which any server takes, are left out, and so are the role and the
+    /// session authorization: who creates the objects is never skipped.
     pub(crate) preamble_settings: Vec<PreambleSetting>,
 }
 
@@ -47,11 +49,13 @@ pub(crate) fn survey(
         match item {
             Item::Sql(statement) => {
                 survey.statements += 1;
-                match classify(&statement.text) {
-                    StatementKind::Setting(name) if in_preamble => {
-                        if let Some(name) = name.filter(|name| !name.contains('.')) {
+                match &statement.kind {
+                    StatementKind::Setting(setting) if in_preamble => {
+                        let skippable = !setting.name.contains('.')
+                            && !matches!(setting.name.as_str(), "role" | "session_authorization");
+                        if skippable {
                             survey.preamble_settings.push(PreambleSetting {
-                                name,
+                                name: setting.name.clone(),
                                 start: statement.start,
                             });
                         }
@@ -82,7 +86,7 @@ pub(crate) fn survey(
 /// load's own transaction, and `\connect` to another database than `database`.
 pub(crate) fn vet(item: &Item, database: Option<&str>) -> Result<(), LoadError> {
     match item {
-        Item::Sql(statement) if classify(&statement.text) == StatementKind::Rollback => {
+        Item::Sql(statement) if statement.kind == StatementKind::Rollback => {
             Err(refused_rollback(statement))
         }
         Item::Meta {

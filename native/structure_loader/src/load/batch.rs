@@ -56,31 +56,43 @@ impl Batch {
         &self.text
     }
 
-    /// The dump line of each statement the server will report on, in order: the
-    /// statements it runs (those with more than comments), for attributing notices.
+    /// The dump line of each statement the server will report on, in order (those it
+    /// runs: more than comments, each of several joined with `\;` on its own), for
+    /// attributing notices.
     pub(crate) fn lines_of_run_statements(&self) -> Vec<u64> {
-        self.statements
-            .iter()
-            .filter(|(_, statement)| !statement.is_blank())
-            .map(|(_, statement)| statement.start.line)
+        self.server_statements()
+            .map(|(_, statement, start)| statement.location_of(start).line)
             .collect()
     }
 
-    /// The index of the statement an error belongs to.
+    /// Where an error belongs: the index of the statement, and where in its text the
+    /// server statement that failed starts (not 0 only for statements joined with `\;`).
     ///
     /// A syntax error stops the whole message before anything runs and carries a
-    /// position; any other error comes after `completed` statements have finished.
-    pub(crate) fn failing_index(&self, completed: usize, position: Option<usize>) -> usize {
+    /// position; any other error comes after `completed` server statements have finished.
+    pub(crate) fn failing(&self, completed: usize, position: Option<usize>) -> (usize, usize) {
         match position.and_then(|position| self.statement_at_char(position)) {
-            Some(index) => index,
+            Some(index) => (index, 0),
             None => self
-                .statements
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, statement))| !statement.is_blank())
+                .server_statements()
                 .nth(completed)
-                .map_or(self.statements.len() - 1, |(index, _)| index),
+                .map_or((self.statements.len() - 1, 0), |(index, _, start)| {
+                    (index, start)
+                }),
         }
+    }
+
+    /// Every statement the server runs, in order: the index of the batch's statement
+    /// holding it, that statement, and where it starts in the statement's text.
+    fn server_statements(&self) -> impl Iterator<Item = (usize, &Statement, usize)> {
+        self.statements
+            .iter()
+            .enumerate()
+            .flat_map(|(index, (_, statement))| {
+                statement
+                    .server_statements()
+                    .map(move |start| (index, statement, start))
+            })
     }
 
     /// The statement at `index`, and how many characters of the message come before it
@@ -150,7 +162,7 @@ SELECT 3;",
     fn an_error_position_names_its_statement_and_offset() {
         let batch = batch("SELECT 1;\nSELECT 'é' FROM nowhere;\nSELECT 3;");
         // "nowhere" starts at character 30 of the message: "SELECT 1;\n" is 10 characters.
-        assert_eq!(batch.failing_index(0, Some(30)), 1);
+        assert_eq!(batch.failing(0, Some(30)), (1, 0));
         let (statement, chars_before) = batch.statement(1);
         assert_eq!(statement.text, "SELECT 'é' FROM nowhere;");
         assert_eq!(chars_before, 10);
@@ -160,8 +172,18 @@ SELECT 3;",
     fn without_a_position_the_error_follows_the_completed_statements() {
         let batch = batch("SELECT 1;\n;\nSELECT 2;\nSELECT 3;");
         // The blank statement is not reported on by the server.
-        assert_eq!(batch.failing_index(1, None), 2);
-        assert_eq!(batch.failing_index(0, None), 0);
+        assert_eq!(batch.failing(1, None), (2, 0));
+        assert_eq!(batch.failing(0, None), (0, 0));
+    }
+
+    #[test]
+    fn statements_joined_with_backslash_semicolon_are_counted_one_by_one() {
+        let batch = batch("SELECT 1\\; SELECT 2;\nSELECT 1/0;\nSELECT 3\\;\n  SELECT 4;");
+        // The server answers SELECT 1 and SELECT 2 apart: the third answer is line 2's.
+        assert_eq!(batch.failing(2, None), (1, 0));
+        assert_eq!(batch.failing(1, None), (0, 10));
+        assert_eq!(batch.failing(4, None), (2, 12));
+        assert_eq!(batch.lines_of_run_statements(), [1, 1, 2, 3, 4]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::load::batch::Batch;
 use crate::load::migrations_table::{self, TableRef};
 use crate::split::item::{Item, SessionEffect, Statement};
 use crate::split::splitter::{SplitOptions, Splitter};
-use crate::split::statement_kind::{classify, StatementKind};
+use crate::split::statement_kind::StatementKind;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
@@ -106,6 +106,13 @@ pub fn load(
 /// the load leaves none (tokio-postgres closes its own before `COMMIT`), and
 /// `DEALLOCATE ALL` would remove those a pooler such as PgBouncer 1.21+ prepared itself.
 const RESET_SESSION_STATE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
+
+/// Which of the settings named in `$1` the server does not know. `pg_settings` leaves out
+/// settings the server hides (`default_with_oids`, `seed`, ...), so those are asked about
+/// with `current_setting(name, true)`, which is NULL only for a setting that does not exist.
+const UNKNOWN_SETTINGS: &str = "SELECT wanted FROM unnest($1::text[]) AS wanted \
+     WHERE CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = wanted) THEN false \
+     ELSE pg_catalog.current_setting(wanted, true) IS NULL END";
 
 /// One load in progress.
 struct Load<'a, 'n> {
@@ -213,12 +220,7 @@ impl Load<'_, '_> {
             .collect();
         let rows = self
             .session
-            .query_after(
-                "BEGIN",
-                "SELECT wanted FROM unnest($1) AS wanted \
-                 WHERE wanted NOT IN (SELECT name FROM pg_settings)",
-                &[(&names, Type::TEXT_ARRAY)],
-            )
+            .query_after("BEGIN", UNKNOWN_SETTINGS, &[(&names, Type::TEXT_ARRAY)])
             .await?;
         let unknown: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
         Ok(settings
@@ -279,7 +281,7 @@ impl Load<'_, '_> {
             );
             return Ok(());
         }
-        if classify(&statement.text) == StatementKind::TransactionControl {
+        if statement.kind == StatementKind::TransactionControl {
             log::debug!(
                 "line {}: not sending {:?}: the load is one transaction",
                 statement.start.line,
@@ -331,7 +333,7 @@ impl Load<'_, '_> {
                     self.summary.statements += batch.len() as u64;
                 }
                 Err((error, completed)) => {
-                    let index = batch.failing_index(completed, error.query_position());
+                    let (index, part) = batch.failing(completed, error.query_position());
                     if completed == 0 && index > 0 {
                         // Only a syntax error names a later statement before any ran,
                         // and then the prelude ran: the savepoint exists.
@@ -347,7 +349,9 @@ impl Load<'_, '_> {
                         continue;
                     }
                     let (statement, chars_before) = batch.statement(index);
-                    return Err(error.within_message(chars_before).in_statement(statement));
+                    return Err(error
+                        .within_message(chars_before)
+                        .in_statement_part(statement, part));
                 }
             }
         }

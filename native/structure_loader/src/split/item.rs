@@ -1,5 +1,6 @@
 use crate::split::encoding::Encoding;
 use crate::split::location::Location;
+use crate::split::statement_kind::{is_blank, StatementKind};
 
 /// One thing psql would do while reading the file, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +55,36 @@ pub struct Statement {
     pub start: Location,
     /// The line of the `;` that ended it (or the file's last line).
     pub end_line: u64,
+    /// What the statement is (for statements joined with `\;`: [`StatementKind::Other`]).
+    pub kind: StatementKind,
     /// A change to the session that later items depend on, if this is such a statement.
     pub effect: Option<SessionEffect>,
+    /// Where each statement joined to the previous one with `\;` starts in `text` (just
+    /// after that `;`); empty for a single statement.
+    pub(crate) joins: Vec<usize>,
     /// For each line of `text` after the first: where it starts in `text` and in the
     /// file. Empty lines psql drops make the two differ.
     pub(crate) line_starts: Vec<LineStart>,
 }
 
 impl Statement {
-    /// Whether the server finds nothing to run here (only comments and `;`): it then
-    /// reports nothing for it inside a message of several statements.
-    pub fn is_blank(&self) -> bool {
-        crate::split::classify::is_blank(&self.text)
+    /// The statements the server runs for this one, by where each starts in `text`: one,
+    /// or more when `\;` joined them; none when it holds only comments and `;`. Each of
+    /// them gets its own answer from the server inside a message of several statements.
+    pub(crate) fn server_statements(&self) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(0)
+            .chain(self.joins.iter().copied())
+            .zip(
+                self.joins
+                    .iter()
+                    .copied()
+                    .chain(std::iter::once(self.text.len())),
+            )
+            .filter(|&(start, end)| !is_blank(&self.text[start..end]))
+            .map(|(start, end)| {
+                let part = &self.text[start..end];
+                start + (part.len() - part.trim_start().len())
+            })
     }
 
     /// The file location of the character at `byte_offset` in [`Statement::text`]

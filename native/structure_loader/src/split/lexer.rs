@@ -186,7 +186,7 @@ impl Lexer {
                                 query.push(line, i + 1..i + 2, cursor);
                                 if escaped == b';' {
                                     self.identifier_count = 0;
-                                    query.mark_joined();
+                                    query.mark_join();
                                 }
                                 i += 2;
                                 kept = i;

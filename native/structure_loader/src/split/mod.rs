@@ -1,7 +1,6 @@
 //! Splitting: a dump's bytes into the [`Item`]s psql would act on, in file order. Reads from
 //! any [`std::io::BufRead`] and knows nothing of files or servers.
 
-pub(crate) mod classify;
 pub(crate) mod encoding;
 pub(crate) mod error;
 pub(crate) mod item;

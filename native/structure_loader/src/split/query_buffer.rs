@@ -58,8 +58,9 @@ pub(crate) struct Query {
     pub(crate) start: Location,
     /// Where each line after the first starts (offsets into `bytes`).
     pub(crate) line_starts: Vec<LineStart>,
-    /// Statements were joined with `\;`.
-    pub(crate) joined: bool,
+    /// Where each statement joined to the previous one with `\;` starts (offsets into
+    /// `bytes`, just after that `;`).
+    pub(crate) joins: Vec<usize>,
     /// The `\n` psql adds between lines, while nothing followed it yet.
     pending_newline: Option<usize>,
 }
@@ -106,14 +107,15 @@ impl Query {
         }
     }
 
-    pub(crate) fn mark_joined(&mut self) {
-        self.joined = true;
+    /// A `\;` just put its `;` into the query: another statement starts here.
+    pub(crate) fn mark_join(&mut self) {
+        self.joins.push(self.bytes.len());
     }
 
     pub(crate) fn clear(&mut self) {
         self.bytes.clear();
         self.line_starts.clear();
-        self.joined = false;
+        self.joins.clear();
         self.pending_newline = None;
     }
 }

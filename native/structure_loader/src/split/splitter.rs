@@ -1,4 +1,3 @@
-use crate::split::classify::{classify, Class, Setting};
 use crate::split::encoding::Encoding;
 use crate::split::error::{SplitError, SplitErrorKind};
 use crate::split::item::{Item, LineStart, MetaCommand, SessionEffect, Statement};
@@ -6,6 +5,7 @@ use crate::split::lexer::{Lexer, Scanned};
 use crate::split::location::Location;
 use crate::split::meta_command::{self, ParsedMeta};
 use crate::split::query_buffer::{LineCursor, Query};
+use crate::split::statement_kind::{classify, parse_bool, Setting, SettingValue, StatementKind};
 use std::io::BufRead;
 
 /// COPY data is handed out in pieces of about this many bytes (whole lines).
@@ -238,81 +238,137 @@ impl<R: BufRead> Splitter<R> {
         let result = self.build_statement(end_line);
         self.query.clear();
         self.lexer.reset_query();
-        let (statement, class) = result?;
-        match class {
-            Class::CopyFromStdin => {
-                self.start_copy();
-                Ok(Item::CopyStart(statement))
-            }
-            _ => Ok(Item::Sql(statement)),
+        let statement = result?;
+        if statement.kind == StatementKind::CopyFromStdin {
+            self.start_copy();
+            Ok(Item::CopyStart(statement))
+        } else {
+            Ok(Item::Sql(statement))
         }
     }
 
-    fn build_statement(&mut self, end_line: u64) -> Result<(Statement, Class), SplitError> {
-        let (text, line_starts) = self.decode_query()?;
-        let class = classify(&text);
-        let start = self.query.start;
-        let mut effect = None;
-        match &class {
-            Class::CopyFromStdin if self.query.joined => {
+    fn build_statement(&mut self, end_line: u64) -> Result<Statement, SplitError> {
+        let (text, line_starts, joins) = self.decode_query()?;
+        let mut statement = Statement {
+            text,
+            start: self.query.start,
+            end_line,
+            kind: StatementKind::Other,
+            effect: None,
+            joins,
+            line_starts,
+        };
+        if statement.joins.is_empty() {
+            statement.kind = classify(&statement.text);
+            statement.effect = self.effect_of(&statement.kind, statement.start)?;
+            if statement.kind == StatementKind::CopyToStdout {
                 return Err(SplitError::new(
                     SplitErrorKind::Unsupported,
-                    start,
-                    "COPY FROM stdin joined to other statements with \\; is not supported; end the COPY statement with a plain ;",
-                ));
-            }
-            Class::CopyToStdout => {
-                return Err(SplitError::new(
-                    SplitErrorKind::Unsupported,
-                    start,
+                    statement.start,
                     "COPY ... TO STDOUT prints rows, which a loader cannot do; remove it from the file",
                 ));
             }
-            Class::StandardConformingStrings(setting) if !self.query.joined => {
-                let value = match setting {
-                    Setting::To(value) => Some(*value),
-                    Setting::Default => Some(self.options.standard_conforming_strings),
-                    Setting::Invalid => None,
-                };
-                if let Some(value) = value {
-                    self.pending_standard_strings = Some(value);
-                    effect = Some(SessionEffect::StandardConformingStrings(value));
+            return Ok(statement);
+        }
+        // Statements joined with `\;` go to the server as one message, as psql sends them;
+        // the loader leaves none of them out, so none may be one it must leave out.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(statement.joins.iter().copied())
+            .collect();
+        let ends = statement
+            .joins
+            .iter()
+            .copied()
+            .chain(std::iter::once(statement.text.len()));
+        for (start, end) in starts.into_iter().zip(ends) {
+            let part = &statement.text[start..end];
+            let at = statement.location_of(start + (part.len() - part.trim_start().len()));
+            let kind = classify(part);
+            let refused = match &kind {
+                StatementKind::CopyFromStdin | StatementKind::CopyToStdout => Some("a COPY"),
+                StatementKind::TransactionControl | StatementKind::Rollback => {
+                    Some("a transaction statement (BEGIN, COMMIT, ROLLBACK, ...)")
                 }
+                StatementKind::Setting(setting) if setting.name == "client_encoding" => {
+                    Some("a change of client_encoding")
+                }
+                _ => None,
+            };
+            if let Some(what) = refused {
+                return Err(SplitError::new(
+                    SplitErrorKind::Unsupported,
+                    at,
+                    format!(
+                        "{what} joined to other statements with \\; is not supported; end it with a plain ;"
+                    ),
+                ));
             }
-            Class::ClientEncoding(setting) if !self.query.joined => {
-                let encoding = match setting {
-                    Setting::To(name) => Encoding::from_pg_name(name).ok_or_else(|| {
+            if let Some(effect) = self.effect_of(&kind, at)? {
+                statement.effect = Some(effect);
+            }
+        }
+        Ok(statement)
+    }
+
+    /// What a statement of this kind changes for the statements after it: how psql lexes
+    /// them (`standard_conforming_strings`, from the next line on), or the encoding they
+    /// are read in.
+    fn effect_of(
+        &mut self,
+        kind: &StatementKind,
+        at: Location,
+    ) -> Result<Option<SessionEffect>, SplitError> {
+        let (name, value) = match kind {
+            StatementKind::Setting(Setting { name, value, .. }) => (name.as_str(), value),
+            StatementKind::ResetAll => {
+                self.encoding = Encoding::Utf8;
+                let standard = self.options.standard_conforming_strings;
+                self.pending_standard_strings = Some(standard);
+                return Ok(Some(SessionEffect::StandardConformingStrings(standard)));
+            }
+            _ => return Ok(None),
+        };
+        match name {
+            "standard_conforming_strings" => {
+                let standard = match value {
+                    SettingValue::One(value) => parse_bool(value),
+                    SettingValue::Default => Some(self.options.standard_conforming_strings),
+                    // A value PostgreSQL rejects: the server will say so.
+                    SettingValue::Other => None,
+                };
+                Ok(standard.map(|standard| {
+                    self.pending_standard_strings = Some(standard);
+                    SessionEffect::StandardConformingStrings(standard)
+                }))
+            }
+            "client_encoding" => {
+                let encoding = match value {
+                    SettingValue::One(name) => Encoding::from_pg_name(name).ok_or_else(|| {
                         SplitError::new(
                             SplitErrorKind::Encoding,
-                            start,
+                            at,
                             format!(
                                 "client_encoding {name:?} is not supported: StructureLoader reads UTF8, SQL_ASCII and the single-byte encodings (LATIN1-LATIN10, ISO_8859_5-8, WIN866, WIN874, WIN1250-WIN1258, KOI8R, KOI8U)"
                             ),
                         )
                     })?,
-                    Setting::Default | Setting::Invalid => Encoding::Utf8,
+                    SettingValue::Default | SettingValue::Other => Encoding::Utf8,
                 };
                 self.encoding = encoding;
-                effect = Some(SessionEffect::ClientEncoding(encoding));
+                Ok(Some(SessionEffect::ClientEncoding(encoding)))
             }
-            _ => {}
+            _ => Ok(None),
         }
-        let statement = Statement {
-            text,
-            start,
-            end_line,
-            effect,
-            line_starts,
-        };
-        Ok((statement, class))
     }
 
-    /// The query's text as UTF-8, and where its lines start in that text.
-    fn decode_query(&mut self) -> Result<(String, Vec<LineStart>), SplitError> {
+    /// The query's text as UTF-8, where its lines start in that text, and where the
+    /// statements joined with `\;` start.
+    fn decode_query(&mut self) -> Result<(String, Vec<LineStart>, Vec<usize>), SplitError> {
         let bytes = std::mem::take(&mut self.query.bytes);
+        let joins = std::mem::take(&mut self.query.joins);
         if self.encoding.is_utf8_passthrough() {
             return match String::from_utf8(bytes) {
-                Ok(text) => Ok((text, self.query.line_starts.clone())),
+                Ok(text) => Ok((text, self.query.line_starts.clone(), joins)),
                 Err(error) => {
                     let bad = error.utf8_error().valid_up_to();
                     let bytes = error.into_bytes();
@@ -320,32 +376,28 @@ impl<R: BufRead> Splitter<R> {
                 }
             };
         }
-        // Transcode line by line so that each line's start is known in the new text.
         let mut text = String::with_capacity(bytes.len() + bytes.len() / 8);
-        let mut line_starts = Vec::with_capacity(self.query.line_starts.len());
-        let mut piece_start = 0;
-        let boundaries = self
+        if let Err(bad) = self.encoding.decode_single_byte(&bytes, &mut text) {
+            return Err(self.invalid_byte_error(&bytes, bad));
+        }
+        // In a single-byte encoding each byte is one character: byte `i` of the query is
+        // character `i` of the text.
+        let offsets: Vec<usize> = text
+            .char_indices()
+            .map(|(offset, _)| offset)
+            .chain(std::iter::once(text.len()))
+            .collect();
+        let line_starts = self
             .query
             .line_starts
             .iter()
-            .map(|start| (start.text_offset, Some(*start)))
-            .chain(std::iter::once((bytes.len(), None)));
-        for (piece_end, next_line) in boundaries {
-            if let Err(bad) = self
-                .encoding
-                .decode_single_byte(&bytes[piece_start..piece_end], &mut text)
-            {
-                return Err(self.invalid_byte_error(&bytes, piece_start + bad));
-            }
-            if let Some(next_line) = next_line {
-                line_starts.push(LineStart {
-                    text_offset: text.len(),
-                    ..next_line
-                });
-            }
-            piece_start = piece_end;
-        }
-        Ok((text, line_starts))
+            .map(|start| LineStart {
+                text_offset: offsets[start.text_offset],
+                ..*start
+            })
+            .collect();
+        let joins = joins.iter().map(|&join| offsets[join]).collect();
+        Ok((text, line_starts, joins))
     }
 
     fn invalid_byte_error(&self, bytes: &[u8], bad: usize) -> SplitError {
@@ -353,7 +405,9 @@ impl<R: BufRead> Splitter<R> {
             text: String::from_utf8_lossy(&bytes[..bad]).into_owned(),
             start: self.query.start,
             end_line: 0,
+            kind: StatementKind::Other,
             effect: None,
+            joins: Vec::new(),
             line_starts: self.query.line_starts.clone(),
         };
         let location = statement.location_of(bad);

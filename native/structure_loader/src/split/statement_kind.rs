@@ -1,83 +1,262 @@
-//! Recognises the few statements the executor treats specially, from their first words.
+//! What a statement is, as far as splitting and loading care: decided once, by the
+//! splitter, from the statement's first words, and carried on the [`Statement`].
+//!
+//! [`Statement`]: crate::split::Statement
 
-use crate::split::classify::skip_block_comment;
-
-/// What the executor needs to know about a statement before sending it.
+/// What a statement is. Anything not listed is [`StatementKind::Other`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum StatementKind {
-    /// `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`: the load already runs in one
+pub enum StatementKind {
+    /// Any other statement: sent as it is.
+    Other,
+    /// `COPY ... FROM stdin`: its data follows in the file.
+    CopyFromStdin,
+    /// `COPY ... TO stdout`: psql would print the rows. The splitter refuses it, so no
+    /// statement it yields has this kind.
+    CopyToStdout,
+    /// `BEGIN`, `START TRANSACTION`, `COMMIT` or `END`: the load already runs in one
     /// transaction, so these are not sent (psql would commit the load half-way).
     TransactionControl,
     /// `ROLLBACK` or `ABORT` of the whole transaction: refused, as it would undo part of
     /// the load and leave the rest running outside any transaction.
     Rollback,
-    /// `SET name ...` or `SELECT [pg_catalog.]set_config('name', ...)`, with the setting's
-    /// name when it is a plain one the server can be asked about (`None` for forms such as
-    /// `SET TIME ZONE` or `SET ROLE`).
-    Setting(Option<String>),
+    /// `SET`, `RESET` or `SELECT [pg_catalog.]set_config(...)` of one setting.
+    Setting(Setting),
+    /// `RESET ALL`.
+    ResetAll,
+}
+
+/// One setting a statement changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// The setting's name as the server knows it: lowercased unless quoted, `role` for
+    /// `SET ROLE`, `session_authorization` for `SET SESSION AUTHORIZATION`, `timezone`
+    /// for `SET TIME ZONE`, `client_encoding` for `SET NAMES`.
+    pub name: String,
+    /// `SET LOCAL`, or `set_config(..., true)`: only until the end of the transaction.
+    pub local: bool,
+    /// What it is set to.
+    pub value: SettingValue,
+}
+
+/// The value a statement gives a setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingValue {
+    /// `DEFAULT`, or a `RESET`: the session's default.
+    Default,
+    /// One value: a word, number or string literal (its contents).
+    One(String),
+    /// A list of values, or an expression the splitter does not read.
     Other,
 }
 
-/// Classifies `text`, a statement as the splitter yields it.
+/// The kind of a statement that changes one setting.
+fn setting(name: impl Into<String>, local: bool, value: SettingValue) -> StatementKind {
+    StatementKind::Setting(Setting {
+        name: name.into(),
+        local,
+        value,
+    })
+}
+
+/// Classifies one statement (not several joined with `\;`).
 pub(crate) fn classify(text: &str) -> StatementKind {
     let mut words = Words::new(text);
-    let Some(first) = words.word() else {
+    let Some(first) = words.keyword() else {
         return StatementKind::Other;
     };
-    match first.to_ascii_lowercase().as_str() {
+    match first.as_str() {
+        "copy" => copy(words),
         "begin" | "end" => StatementKind::TransactionControl,
-        "start" if words.word_is("transaction") => StatementKind::TransactionControl,
+        "start" if words.next_is("transaction") => StatementKind::TransactionControl,
         // COMMIT PREPARED acts on another, prepared transaction.
-        "commit" if !words.word_is("prepared") => StatementKind::TransactionControl,
+        "commit" if !words.next_is("prepared") => StatementKind::TransactionControl,
         "abort" => StatementKind::Rollback,
         "rollback" => {
             // WORK and TRANSACTION are noise words.
-            let _ = words.word_is("work") || words.word_is("transaction");
+            let _ = words.next_is("work") || words.next_is("transaction");
             // ROLLBACK TO SAVEPOINT stays inside the load's transaction.
-            if words.word_is("to") || words.word_is("prepared") {
+            if words.next_is("to") || words.next_is("prepared") {
                 StatementKind::Other
             } else {
                 StatementKind::Rollback
             }
         }
-        "set" => StatementKind::Setting(set_name(&mut words)),
-        "select" => set_config_name(&mut words).map_or(StatementKind::Other, |name| {
-            StatementKind::Setting(Some(name))
-        }),
+        "set" => set(words),
+        "reset" => reset(words),
+        "select" => set_config(words),
         _ => StatementKind::Other,
     }
 }
 
-/// The name in `SET [SESSION] name { = | TO } ...`.
-fn set_name(words: &mut Words) -> Option<String> {
-    if words.word_is("session") && words.clone().word_is("authorization") {
-        return None;
+/// Whether the server finds nothing to run in `text`: only whitespace, comments and `;`.
+pub(crate) fn is_blank(text: &str) -> bool {
+    let mut words = Words::new(text);
+    loop {
+        match words.token() {
+            None => return true,
+            Some(Token::Punct(';')) => {}
+            Some(_) => return false,
+        }
     }
-    let mut name = words.word()?.to_owned();
-    while words.punct('.') {
-        name.push('.');
-        name.push_str(words.word()?);
+}
+
+/// `COPY ... FROM stdin` or `COPY ... TO stdout`, at parenthesis depth 0.
+fn copy(mut words: Words) -> StatementKind {
+    let mut depth: u32 = 0;
+    let mut previous: Option<String> = None;
+    while let Some(token) = words.token() {
+        let word = match token {
+            Token::Punct('(') => {
+                depth += 1;
+                None
+            }
+            Token::Punct(')') => {
+                depth = depth.saturating_sub(1);
+                None
+            }
+            Token::Word(word) if depth == 0 => Some(word.to_ascii_lowercase()),
+            _ => None,
+        };
+        match (previous.as_deref(), word.as_deref()) {
+            (Some("from"), Some("stdin")) => return StatementKind::CopyFromStdin,
+            (Some("to"), Some("stdout")) => return StatementKind::CopyToStdout,
+            _ => {}
+        }
+        previous = word;
     }
-    if words.punct('=') || words.word_is("to") {
-        Some(name.to_ascii_lowercase())
+    StatementKind::Other
+}
+
+/// `SET [SESSION | LOCAL] name { TO | = } value`, and the special forms of `SET`.
+fn set(mut words: Words) -> StatementKind {
+    let local = if words.next_is("local") {
+        true
+    } else {
+        let _ = words.next_is("session");
+        false
+    };
+    let mut ahead = words.clone();
+    let Some(name) = ahead.identifier() else {
+        return StatementKind::Other;
+    };
+    let special = |name: &str, words: &mut Words| setting(name, local, words.value());
+    match name.as_str() {
+        // SET TRANSACTION ..., SET CONSTRAINTS ..., SET SESSION CHARACTERISTICS AS ...:
+        // not settings.
+        "transaction" | "constraints" | "characteristics" => StatementKind::Other,
+        "role" => special("role", &mut ahead),
+        "authorization" => special("session_authorization", &mut ahead),
+        "names" => special("client_encoding", &mut ahead),
+        "schema" => special("search_path", &mut ahead),
+        "time" if ahead.next_is("zone") => special("timezone", &mut ahead),
+        "xml" if ahead.next_is("option") => special("xmloption", &mut ahead),
+        _ => {
+            let mut name = name;
+            // A custom setting: `myapp.tenant`.
+            while ahead.punct('.') {
+                match ahead.identifier() {
+                    Some(part) => {
+                        name.push('.');
+                        name.push_str(&part);
+                    }
+                    None => return StatementKind::Other,
+                }
+            }
+            if ahead.punct('=') || ahead.next_is("to") {
+                setting(name, local, ahead.value())
+            } else {
+                StatementKind::Other
+            }
+        }
+    }
+}
+
+/// `RESET name`, `RESET ALL`, and the special forms (`RESET ROLE`, ...).
+fn reset(mut words: Words) -> StatementKind {
+    let Some(name) = words.identifier() else {
+        return StatementKind::Other;
+    };
+    let name = match name.as_str() {
+        "all" => return StatementKind::ResetAll,
+        "session" if words.next_is("authorization") => "session_authorization".to_owned(),
+        "time" if words.next_is("zone") => "timezone".to_owned(),
+        "xml" if words.next_is("option") => "xmloption".to_owned(),
+        _ => {
+            let mut name = name;
+            while words.punct('.') {
+                match words.identifier() {
+                    Some(part) => {
+                        name.push('.');
+                        name.push_str(&part);
+                    }
+                    None => return StatementKind::Other,
+                }
+            }
+            name
+        }
+    };
+    setting(name, false, SettingValue::Default)
+}
+
+/// `SELECT [pg_catalog.]set_config('name', 'value', is_local)`, as pg_dump writes it.
+fn set_config(mut words: Words) -> StatementKind {
+    let Some(mut function) = words.keyword() else {
+        return StatementKind::Other;
+    };
+    if function == "pg_catalog" && words.punct('.') {
+        match words.keyword() {
+            Some(name) => function = name,
+            None => return StatementKind::Other,
+        }
+    }
+    if function != "set_config" || !words.punct('(') {
+        return StatementKind::Other;
+    }
+    let (Some(name), true, Some(value), true) = (
+        words.string_literal(),
+        words.punct(','),
+        words.string_literal(),
+        words.punct(','),
+    ) else {
+        return StatementKind::Other;
+    };
+    let local = match words.keyword().as_deref() {
+        Some("true") => true,
+        Some("false") => false,
+        _ => return StatementKind::Other,
+    };
+    setting(name.to_ascii_lowercase(), local, SettingValue::One(value))
+}
+
+/// PostgreSQL's `parse_bool`: on/off, true/false, yes/no, 1/0 and unique prefixes.
+pub(crate) fn parse_bool(text: &str) -> Option<bool> {
+    let value = text.trim().to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| value.len() >= min && word.starts_with(value.as_str());
+    if prefix_of("true", 1) || prefix_of("yes", 1) || value == "on" || value == "1" {
+        Some(true)
+    } else if prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || value == "0" {
+        Some(false)
     } else {
         None
     }
 }
 
-/// The name in `SELECT [pg_catalog.]set_config('name', ...`.
-fn set_config_name(words: &mut Words) -> Option<String> {
-    let mut function = words.word()?;
-    if function.eq_ignore_ascii_case("pg_catalog") && words.punct('.') {
-        function = words.word()?;
-    }
-    if !function.eq_ignore_ascii_case("set_config") || !words.punct('(') {
-        return None;
-    }
-    words.string_literal().map(|name| name.to_ascii_lowercase())
+/// A token of a statement, as far as classifying goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Token<'t> {
+    /// An unquoted identifier or keyword, as written.
+    Word(&'t str),
+    /// A `"quoted identifier"`'s name.
+    QuotedIdentifier(String),
+    /// A string literal's contents (`'...'`, `E'...'`, `$$...$$`), a number, or a
+    /// parameter (`$1`).
+    Literal(String),
+    Punct(char),
 }
 
-/// A cursor over the start of a statement that skips whitespace and comments.
+/// A cursor over a statement's tokens that skips whitespace and comments. It reads the
+/// statement as the server would for the few forms classified; anything it does not
+/// recognise is a [`Token::Punct`] of one character.
 #[derive(Clone)]
 struct Words<'t> {
     rest: &'t str,
@@ -88,31 +267,72 @@ impl<'t> Words<'t> {
         Words { rest: text }
     }
 
-    /// The next unquoted identifier or keyword.
-    fn word(&mut self) -> Option<&'t str> {
+    fn token(&mut self) -> Option<Token<'t>> {
         self.skip_blank();
-        let end = self
-            .rest
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-            .unwrap_or(self.rest.len());
-        let starts_like_word = self
-            .rest
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_');
-        if !starts_like_word {
-            return None;
+        let rest = self.rest;
+        let first = rest.chars().next()?;
+        if first == '\'' {
+            return self.quoted('\'', false).map(Token::Literal);
         }
-        let (word, rest) = self.rest.split_at(end);
-        self.rest = rest;
-        Some(word)
+        if first == '"' {
+            return self.quoted('"', false).map(Token::QuotedIdentifier);
+        }
+        if first == '$' {
+            return Some(self.dollar());
+        }
+        if first.is_ascii_digit() {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+                .unwrap_or(rest.len());
+            self.rest = &rest[end..];
+            return Some(Token::Literal(rest[..end].to_owned()));
+        }
+        if is_word_start(first) {
+            // E'...' (and e'...'): a string with backslash escapes.
+            if (first == 'E' || first == 'e') && rest[1..].starts_with('\'') {
+                self.rest = &rest[1..];
+                return self.quoted('\'', true).map(Token::Literal);
+            }
+            let end = rest
+                .find(|c: char| !(is_word_start(c) || c.is_ascii_digit() || c == '$'))
+                .unwrap_or(rest.len());
+            self.rest = &rest[end..];
+            return Some(Token::Word(&rest[..end]));
+        }
+        self.rest = &rest[first.len_utf8()..];
+        Some(Token::Punct(first))
     }
 
-    /// Consumes the next word if it is `keyword` (case-insensitive).
-    fn word_is(&mut self, keyword: &str) -> bool {
+    /// The next token if it is an unquoted word, lowercased.
+    fn keyword(&mut self) -> Option<String> {
         let mut ahead = self.clone();
-        match ahead.word() {
-            Some(word) if word.eq_ignore_ascii_case(keyword) => {
+        match ahead.token()? {
+            Token::Word(word) => {
+                *self = ahead;
+                Some(word.to_ascii_lowercase())
+            }
+            _ => None,
+        }
+    }
+
+    /// The next token if it is an identifier: an unquoted one lowercased, as the server
+    /// folds it, or a quoted one exactly.
+    fn identifier(&mut self) -> Option<String> {
+        let mut ahead = self.clone();
+        let name = match ahead.token()? {
+            Token::Word(word) => word.to_ascii_lowercase(),
+            Token::QuotedIdentifier(name) => name,
+            _ => return None,
+        };
+        *self = ahead;
+        Some(name)
+    }
+
+    /// Consumes the next token if it is the keyword `keyword`.
+    fn next_is(&mut self, keyword: &str) -> bool {
+        let mut ahead = self.clone();
+        match ahead.token() {
+            Some(Token::Word(word)) if word.eq_ignore_ascii_case(keyword) => {
                 *self = ahead;
                 true
             }
@@ -122,35 +342,100 @@ impl<'t> Words<'t> {
 
     /// Consumes `c` if it comes next.
     fn punct(&mut self, c: char) -> bool {
-        self.skip_blank();
-        match self.rest.strip_prefix(c) {
-            Some(rest) => {
-                self.rest = rest;
-                true
-            }
-            None => false,
+        let mut ahead = self.clone();
+        if ahead.token() == Some(Token::Punct(c)) {
+            *self = ahead;
+            true
+        } else {
+            false
         }
     }
 
-    /// The value of a plain `'...'` literal (`''` is a quote) coming next.
+    /// The next token if it is a string literal.
     fn string_literal(&mut self) -> Option<String> {
-        if !self.punct('\'') {
-            return None;
-        }
-        let mut value = String::new();
-        let mut chars = self.rest.char_indices();
-        while let Some((index, c)) = chars.next() {
-            if c != '\'' {
-                value.push(c);
-            } else if self.rest[index + 1..].starts_with('\'') {
-                value.push('\'');
-                chars.next();
-            } else {
-                self.rest = &self.rest[index + 1..];
-                return Some(value);
+        let mut ahead = self.clone();
+        match ahead.token()? {
+            Token::Literal(value) if !value.starts_with(|c: char| c.is_ascii_digit()) => {
+                *self = ahead;
+                Some(value)
             }
+            _ => None,
         }
+    }
+
+    /// The value of a `SET`: what follows its `=` or `TO` up to the `;`.
+    fn value(&mut self) -> SettingValue {
+        let value = match self.token() {
+            Some(Token::Word(word)) if word.eq_ignore_ascii_case("default") => {
+                SettingValue::Default
+            }
+            Some(Token::Word(word)) => SettingValue::One(word.to_owned()),
+            Some(Token::QuotedIdentifier(text) | Token::Literal(text)) => SettingValue::One(text),
+            _ => return SettingValue::Other,
+        };
+        match self.token() {
+            None | Some(Token::Punct(';')) => value,
+            Some(_) => SettingValue::Other,
+        }
+    }
+
+    /// A quoted string or identifier; the opening quote comes next. Doubled quotes stand
+    /// for one; with `backslash_escapes`, a backslash keeps the next character.
+    fn quoted(&mut self, quote: char, backslash_escapes: bool) -> Option<String> {
+        let mut content = String::new();
+        let mut chars = self.rest.char_indices().skip(1);
+        while let Some((index, c)) = chars.next() {
+            if c == quote {
+                if self.rest[index + 1..].starts_with(quote) {
+                    content.push(quote);
+                    chars.next();
+                    continue;
+                }
+                self.rest = &self.rest[index + 1..];
+                return Some(content);
+            }
+            if c == '\\' && backslash_escapes {
+                if let Some((_, escaped)) = chars.next() {
+                    content.push(escaped);
+                }
+                continue;
+            }
+            content.push(c);
+        }
+        self.rest = "";
         None
+    }
+
+    /// `$1`, a `$tag$...$tag$` dollar quote, or a lone `$`.
+    fn dollar(&mut self) -> Token<'t> {
+        let rest = self.rest;
+        let after = &rest[1..];
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        if digits > 0 {
+            self.rest = &after[digits..];
+            return Token::Literal(rest[..1 + digits].to_owned());
+        }
+        let tag_len = after
+            .find(|c: char| !(is_word_start(c) || c.is_ascii_digit()))
+            .unwrap_or(after.len());
+        if after[tag_len..].starts_with('$') {
+            let delimiter = &rest[..tag_len + 2];
+            let body = &rest[delimiter.len()..];
+            return match body.find(delimiter) {
+                Some(end) => {
+                    self.rest = &body[end + delimiter.len()..];
+                    Token::Literal(body[..end].to_owned())
+                }
+                None => {
+                    self.rest = "";
+                    Token::Literal(body.to_owned())
+                }
+            };
+        }
+        self.rest = after;
+        Token::Punct('$')
     }
 
     fn skip_blank(&mut self) {
@@ -167,13 +452,61 @@ impl<'t> Words<'t> {
     }
 }
 
+fn is_word_start(c: char) -> bool {
+    c.is_alphabetic() || c == '_'
+}
+
+/// The text after the (nested) block comment `text` starts with (empty if it never ends).
+fn skip_block_comment(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut depth = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(b"/*") {
+            depth += 1;
+            i += 2;
+        } else if bytes[i..].starts_with(b"*/") {
+            depth -= 1;
+            i += 2;
+            if depth == 0 {
+                return &text[i..];
+            }
+        } else {
+            i += 1;
+        }
+    }
+    ""
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use StatementKind::*;
 
-    fn setting(name: &str) -> StatementKind {
-        Setting(Some(name.to_owned()))
+    fn session_setting(name: &str, value: SettingValue) -> StatementKind {
+        setting(name, false, value)
+    }
+
+    fn one(value: &str) -> SettingValue {
+        SettingValue::One(value.to_owned())
+    }
+
+    #[test]
+    fn copy_from_stdin_and_to_stdout_are_recognised_at_top_level_only() {
+        assert_eq!(classify("COPY public.t (a, b) FROM stdin;"), CopyFromStdin);
+        assert_eq!(
+            classify("copy t from STDIN with (format csv);"),
+            CopyFromStdin
+        );
+        assert_eq!(classify("COPY t TO stdout;"), CopyToStdout);
+        assert_eq!(classify("COPY (SELECT 1 FROM stdin) TO '/tmp/x';"), Other);
+        assert_eq!(classify("COPY t FROM '/srv/file';"), Other);
+        assert_eq!(classify("COPY t FROM 'stdin';"), Other);
+        assert_eq!(
+            classify("COPY (SELECT $$ FROM stdin $$) TO '/tmp/x';"),
+            Other
+        );
+        assert_eq!(classify("SELECT 'COPY t FROM stdin';"), Other);
     }
 
     #[test]
@@ -195,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn only_a_whole_transaction_rollback_is_refused() {
+    fn only_a_whole_transaction_rollback_is_a_rollback() {
         for text in [
             "ROLLBACK;",
             "rollback work;",
@@ -215,44 +548,113 @@ mod tests {
     }
 
     #[test]
-    fn settings_name_what_they_set() {
+    fn settings_name_what_they_set_and_their_value() {
         assert_eq!(
             classify("SET statement_timeout = 0;"),
-            setting("statement_timeout")
+            session_setting("statement_timeout", one("0"))
         );
         assert_eq!(
             classify("SET Transaction_Timeout TO 0;"),
-            setting("transaction_timeout")
+            session_setting("transaction_timeout", one("0"))
         );
         assert_eq!(
             classify("SET SESSION xmloption = content;"),
-            setting("xmloption")
+            session_setting("xmloption", one("content"))
         );
         assert_eq!(
             classify("SET search_path = public, pg_catalog;"),
-            setting("search_path")
-        );
-        assert_eq!(classify("SET myapp.tenant = 'x';"), setting("myapp.tenant"));
-        assert_eq!(
-            classify("SELECT pg_catalog.set_config('search_path', '', false);"),
-            setting("search_path")
+            session_setting("search_path", SettingValue::Other)
         );
         assert_eq!(
-            classify("select set_config('it''s', 'x', false);"),
-            setting("it's")
+            classify("SET myapp.tenant = 'x';"),
+            session_setting("myapp.tenant", one("x"))
+        );
+        assert_eq!(classify("SET \"Quoted\" = 1;"), session_setting("Quoted", one("1")));
+        assert_eq!(
+            classify("SET standard_conforming_strings = DEFAULT;"),
+            session_setting("standard_conforming_strings", SettingValue::Default)
+        );
+        assert_eq!(
+            classify("SET client_encoding TO E'LATIN1';"),
+            session_setting("client_encoding", one("LATIN1"))
         );
     }
 
     #[test]
-    fn special_set_forms_are_settings_without_a_name() {
+    fn set_local_and_set_config_say_whether_the_setting_is_local() {
+        assert_eq!(
+            classify("SET LOCAL standard_conforming_strings = 0;"),
+            StatementKind::Setting(super::Setting {
+                name: "standard_conforming_strings".to_owned(),
+                local: true,
+                value: one("0"),
+            })
+        );
+        assert_eq!(
+            classify("SELECT pg_catalog.set_config('search_path', '', false);"),
+            session_setting("search_path", one(""))
+        );
+        assert_eq!(
+            classify("select set_config('it''s', 'x', true);"),
+            StatementKind::Setting(super::Setting {
+                name: "it's".to_owned(),
+                local: true,
+                value: one("x"),
+            })
+        );
+        assert_eq!(
+            classify("SELECT set_config('a', current_setting('b'), false);"),
+            Other
+        );
+    }
+
+    #[test]
+    fn the_special_forms_of_set_name_the_setting_they_change() {
+        assert_eq!(classify("SET ROLE owner;"), session_setting("role", one("owner")));
+        assert_eq!(
+            classify("SET SESSION AUTHORIZATION app;"),
+            session_setting("session_authorization", one("app"))
+        );
+        assert_eq!(
+            classify("SET TIME ZONE 'UTC';"),
+            session_setting("timezone", one("UTC"))
+        );
+        assert_eq!(
+            classify("SET NAMES 'LATIN1';"),
+            session_setting("client_encoding", one("LATIN1"))
+        );
+        assert_eq!(
+            classify("SET SCHEMA 'app';"),
+            session_setting("search_path", one("app"))
+        );
+        assert_eq!(
+            classify("SET XML OPTION DOCUMENT;"),
+            session_setting("xmloption", one("DOCUMENT"))
+        );
         for text in [
-            "SET TIME ZONE 'UTC';",
-            "SET ROLE app;",
-            "SET SESSION AUTHORIZATION app;",
-            "SET \"quoted\" = 1;",
+            "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+            "SET CONSTRAINTS ALL DEFERRED;",
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY;",
         ] {
-            assert_eq!(classify(text), Setting(None), "{text}");
+            assert_eq!(classify(text), Other, "{text}");
         }
+    }
+
+    #[test]
+    fn reset_names_its_setting() {
+        assert_eq!(
+            classify("RESET standard_conforming_strings;"),
+            session_setting("standard_conforming_strings", SettingValue::Default)
+        );
+        assert_eq!(
+            classify("RESET ROLE;"),
+            session_setting("role", SettingValue::Default)
+        );
+        assert_eq!(
+            classify("RESET SESSION AUTHORIZATION;"),
+            session_setting("session_authorization", SettingValue::Default)
+        );
+        assert_eq!(classify("RESET ALL;"), ResetAll);
     }
 
     #[test]
@@ -267,5 +669,26 @@ mod tests {
         ] {
             assert_eq!(classify(text), Other, "{text}");
         }
+    }
+
+    #[test]
+    fn blank_statements_hold_only_comments_and_semicolons() {
+        assert!(is_blank(";"));
+        assert!(is_blank("/* trailing /* nested */ comment */"));
+        assert!(is_blank("-- a\n;"));
+        assert!(!is_blank("/* c */ SELECT 1;"));
+        assert!(!is_blank("SELECT 1"));
+    }
+
+    #[test]
+    fn parses_booleans_like_postgres() {
+        for on in ["on", "true", "t", "yes", "y", "1", "TRUE"] {
+            assert_eq!(parse_bool(on), Some(true), "{on}");
+        }
+        for off in ["off", "of", "false", "f", "no", "n", "0"] {
+            assert_eq!(parse_bool(off), Some(false), "{off}");
+        }
+        assert_eq!(parse_bool("o"), None);
+        assert_eq!(parse_bool("2"), None);
     }
 }
