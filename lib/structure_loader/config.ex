@@ -163,8 +163,8 @@ defmodule StructureLoader.Config do
   @spec to_native(t()) :: map()
   def to_native(%__MODULE__{} = config) do
     %{
-      host: config.host,
-      port: config.port,
+      endpoints: [%{host: config.host, port: config.port}],
+      address_family: :ipv4,
       user: config.user,
       password: config.password,
       dbname: config.database,

@@ -401,8 +401,8 @@ defmodule StructureLoader.ConfigTest do
       )
 
     assert Config.to_native(config) == %{
-             host: "h",
-             port: 1,
+             endpoints: [%{host: "h", port: 1}],
+             address_family: :ipv4,
              user: "u",
              password: "pw",
              dbname: "d",

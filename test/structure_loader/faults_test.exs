@@ -97,11 +97,13 @@ defmodule StructureLoader.FaultsTest do
     |> Enum.find(&(&1 == true))
   end
 
-  defp running?(name, query_fragment) do
+  # Whether the load's backend is inside pg_sleep (not merely running the message that
+  # holds it: the statements before it may still be running).
+  defp sleeping?(name) do
     TestDB.sql!(
       "postgres",
       "SELECT count(*) FROM pg_stat_activity WHERE application_name = '#{name}' " <>
-        "AND state = 'active' AND query LIKE '%#{query_fragment}%'"
+        "AND wait_event = 'PgSleep'"
     ) == "1"
   end
 
@@ -162,8 +164,8 @@ defmodule StructureLoader.FaultsTest do
       wait_until("the first load sleeps", fn ->
         TestDB.sql!(
           "postgres",
-          "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%SELECT pg_sleep(2)%' " <>
-            "AND state = 'active' AND datname = '#{context.database}'"
+          "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' " <>
+            "AND datname = '#{context.database}'"
         ) == "1"
       end)
 
@@ -254,7 +256,7 @@ defmodule StructureLoader.FaultsTest do
         end)
 
       assert_receive {:started, ^caller}
-      wait_until("the load sleeps", fn -> running?(name, "pg_sleep(60)") end)
+      wait_until("the load sleeps", fn -> sleeping?(name) end)
 
       locked = fn ->
         TestDB.sql!(
@@ -322,7 +324,7 @@ defmodule StructureLoader.FaultsTest do
         """)
 
       loading = Task.async(fn -> StructureLoader.load(config, dump_path: path) end)
-      wait_until("the load sleeps", fn -> running?(name, "pg_sleep(60)") end)
+      wait_until("the load sleeps", fn -> sleeping?(name) end)
 
       TestDB.sql!(
         "postgres",
@@ -406,7 +408,7 @@ defmodule StructureLoader.FaultsTest do
         own_sql!(
           own.port,
           "SELECT count(*) FROM pg_stat_activity WHERE application_name = '#{name}' " <>
-            "AND state = 'active' AND query LIKE '%pg_sleep(60)%'"
+            "AND wait_event = 'PgSleep'"
         ) == "1"
       end)
 

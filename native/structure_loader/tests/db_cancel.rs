@@ -77,7 +77,7 @@ fn a_cancel_from_another_thread_stops_the_load_over_a_unix_socket_too() {
         ..LoadOptions::default()
     };
     let mut conn = db.options();
-    conn.host = socket_dir();
+    conn.endpoints[0].host = socket_dir();
     let loader = std::thread::spawn(move || load_with(&dump.path, &conn, &options).0);
     wait_until_running(&db, "pg_sleep(60)");
     let cancelled = Instant::now();
@@ -110,9 +110,8 @@ fn a_load_cancelled_before_it_starts_never_connects() {
     assert_eq!(
         error.message(),
         format!(
-            "cancelled on request while connecting to {}:{}",
-            db.options().host,
-            db.options().port
+            "cancelled on request while connecting to {}",
+            db.options().endpoints[0]
         )
     );
     assert_eq!(db.user_objects(), Vec::<String>::new());

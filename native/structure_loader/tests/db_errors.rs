@@ -259,7 +259,7 @@ fn a_closed_port_is_a_connect_error() {
         listener.local_addr().unwrap().port()
     };
     let mut options = server("postgres");
-    options.port = port;
+    options.endpoints[0].port = port;
     options.password = Some(WRONG_PASSWORD.to_owned());
     let dump = Dump::new("CREATE TABLE a (id int);\n");
     let (loaded, _) = load_with(&dump.path, &options, &LoadOptions::default());
@@ -280,7 +280,7 @@ fn a_server_that_never_answers_fails_within_the_connect_timeout() {
     // The kernel accepts connections into the backlog; nobody ever answers them.
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let mut options = server("postgres");
-    options.port = listener.local_addr().unwrap().port();
+    options.endpoints[0].port = listener.local_addr().unwrap().port();
     options.connect_timeout = Duration::from_millis(300);
     let started = Instant::now();
     let error = structure_loader::load::table_exists(&options, None, "a").unwrap_err();
@@ -326,7 +326,7 @@ fn a_backend_terminated_mid_load_is_an_error_and_leaves_nothing() {
     let started = Instant::now();
     let terminate = format!(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-         WHERE application_name = '{application_name}' AND query LIKE '%SELECT pg_sleep(30)%'"
+         WHERE application_name = '{application_name}' AND wait_event = 'PgSleep'"
     );
     while db.count(&terminate) == 0 {
         assert!(

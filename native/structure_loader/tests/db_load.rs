@@ -366,7 +366,7 @@ fn connect_to_the_same_database_is_honoured_and_to_another_refused() {
 fn a_unix_socket_directory_and_startup_parameters_are_used() {
     let db = TestDb::create("socket");
     let mut options = db.options();
-    options.host = socket_dir();
+    options.endpoints[0].host = socket_dir();
     options.password = None;
     options.parameters = vec![
         ("application_name".to_owned(), "sl db test".to_owned()),

@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use structure_loader::connection::ConnectOptions;
+use structure_loader::connection::{ConnectOptions, Endpoint};
 use structure_loader::load::LoadOptions;
 
 /// Who sent last on the proxied connection, and how many times the client started sending
@@ -30,7 +30,7 @@ impl TurnCountingProxy {
     fn start(conn: &ConnectOptions) -> TurnCountingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let upstream_address = (conn.host.clone(), conn.port);
+        let upstream_address = (conn.endpoints[0].host.clone(), conn.endpoints[0].port);
         let turns = Arc::new(Mutex::new(Turns {
             server_spoke_last: true,
             client_turns: 0,
@@ -109,8 +109,10 @@ fn five_thousand_statements_load_in_a_handful_of_round_trips() {
     let direct = db.options();
     let proxy = TurnCountingProxy::start(&direct);
     let through_proxy = ConnectOptions {
-        host: "127.0.0.1".to_owned(),
-        port: proxy.port,
+        endpoints: vec![Endpoint {
+            host: "127.0.0.1".to_owned(),
+            port: proxy.port,
+        }],
         ..direct
     };
 

@@ -163,7 +163,8 @@ fn decode_conn(term: Term) -> Result<ConnectOptions, LoadError> {
     let conn: ConnArg = term.decode().map_err(|_| {
         invalid_argument(
             "conn",
-            "%{host, port, user, password, dbname, connect_timeout_ms, parameters, ssl}",
+            "%{endpoints, address_family, user, password, dbname, connect_timeout_ms, \
+             parameters, ssl}",
         )
     })?;
     ConnectOptions::try_from(conn).map_err(|(name, expected)| invalid_argument(name, expected))

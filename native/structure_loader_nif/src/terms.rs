@@ -3,7 +3,9 @@
 
 use rustler::{Atom, Binary, NifMap, NifUnitEnum};
 use std::time::Duration;
-use structure_loader::connection::{ConnectOptions, Notice, TlsMode, TlsOptions};
+use structure_loader::connection::{
+    AddressFamily, ConnectOptions, Endpoint, Notice, TlsMode, TlsOptions,
+};
 use structure_loader::dump::CheckSummary;
 use structure_loader::load::{LoadOptions, LoadSummary, TableRef};
 use structure_loader::LoadError;
@@ -11,15 +13,29 @@ use structure_loader::LoadError;
 /// `conn`: every key present, `nil` where absent.
 #[derive(NifMap)]
 pub struct ConnArg<'a> {
-    host: String,
-    // Integers are decoded wide and range-checked here: rustler's narrow decoders wrap.
-    port: i64,
+    endpoints: Vec<EndpointArg>,
+    address_family: AddressFamilyArg,
     user: String,
     password: Option<String>,
     dbname: String,
     connect_timeout_ms: i64,
     parameters: Vec<(String, String)>,
     ssl: Option<SslArg<'a>>,
+}
+
+/// One of `conn.endpoints`.
+#[derive(NifMap)]
+pub struct EndpointArg {
+    host: String,
+    // Integers are decoded wide and range-checked here: rustler's narrow decoders wrap.
+    port: i64,
+}
+
+/// `:ipv4` or `:ipv6`.
+#[derive(NifUnitEnum)]
+pub enum AddressFamilyArg {
+    Ipv4,
+    Ipv6,
 }
 
 /// `conn.ssl`: `nil` means plain text.
@@ -66,17 +82,33 @@ impl TryFrom<ConnArg<'_>> for ConnectOptions {
     type Error = (&'static str, &'static str);
 
     fn try_from(conn: ConnArg<'_>) -> Result<Self, Self::Error> {
-        let port = u16::try_from(conn.port)
-            .ok()
-            .filter(|&port| port > 0)
-            .ok_or(("conn.port", "an integer from 1 to 65535"))?;
+        let endpoints = conn
+            .endpoints
+            .into_iter()
+            .map(|endpoint| {
+                let port = u16::try_from(endpoint.port)
+                    .ok()
+                    .filter(|&port| port > 0)
+                    .ok_or(("conn.endpoints", "ports from 1 to 65535"))?;
+                Ok::<_, Self::Error>(Endpoint {
+                    host: endpoint.host,
+                    port,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(("conn.endpoints", "a non-empty list"));
+        }
         let connect_timeout_ms = u64::try_from(conn.connect_timeout_ms)
             .ok()
             .filter(|&ms| ms > 0)
             .ok_or(("conn.connect_timeout_ms", "a positive integer"))?;
         Ok(ConnectOptions {
-            host: conn.host,
-            port,
+            endpoints,
+            address_family: match conn.address_family {
+                AddressFamilyArg::Ipv4 => AddressFamily::Ipv4,
+                AddressFamilyArg::Ipv6 => AddressFamily::Ipv6,
+            },
             user: conn.user,
             password: conn.password,
             dbname: conn.dbname,

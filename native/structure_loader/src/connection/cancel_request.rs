@@ -1,134 +1,126 @@
 //! The wire CancelRequest: asking the server, on a connection of its own, to cancel what a
 //! session's backend is running.
 
-use futures_util::FutureExt;
+use crate::connection::stream::{ServerStream, Target, TlsAnswer};
+use crate::connection::tls::TlsConnector;
 use std::io;
-use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::net::{TcpStream, UnixStream};
-use tokio_postgres::tls::{ChannelBinding, TlsConnect, TlsStream};
-use tokio_postgres::CancelToken;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::sync::oneshot;
+use tokio_postgres::{CancelToken, NoTls};
 
 /// Sends cancel requests for one session's backend.
 #[derive(Clone)]
 pub(crate) struct CancelRequester {
-    /// The CancelRequest message (backend process id and secret key), if it could be made.
-    message: Option<[u8; CANCEL_REQUEST_LENGTH]>,
-    /// The host name or address, or unix-socket directory, and port connected to.
-    host: String,
-    port: u16,
+    token: CancelToken,
+    /// Where the session went: the cancel request goes to the same address.
+    target: Target,
+    /// The session's TLS and the host it verified, when it has TLS: the request is
+    /// encrypted the same way.
+    tls: Option<(TlsConnector, String)>,
 }
 
-const CANCEL_REQUEST_LENGTH: usize = 16;
-const CANCEL_REQUEST_CODE: u32 = 80_877_102;
-
 impl CancelRequester {
-    pub(crate) fn new(token: &CancelToken, host: &str, port: u16) -> Self {
-        CancelRequester {
-            message: cancel_request_message(token),
-            host: host.to_owned(),
-            port,
-        }
+    pub(crate) fn new(
+        token: CancelToken,
+        target: Target,
+        tls: Option<(TlsConnector, String)>,
+    ) -> Self {
+        CancelRequester { token, target, tls }
     }
 
     /// Asks the server to cancel what the session's backend is running, as libpq's
-    /// `PQcancel` does: on a new plain connection (the server answers a cancel request
-    /// before any TLS or authentication, whatever the main connection uses), then waiting
-    /// for the server to close that connection. tokio-postgres's own
-    /// `CancelToken::cancel_query` closes it first, which makes PgBouncer 1.18 (Debian
-    /// 12's) abort with "bad client state", dropping every client of the pooler.
+    /// `PQcancel` does: on a new connection, then waiting for the server to close it.
+    /// tokio-postgres's `CancelToken::cancel_query_raw` writes the request; it also shuts
+    /// the connection down at once, which makes PgBouncer 1.18 (Debian 12's) abort with
+    /// "bad client state", dropping every client of the pooler, so it is given a stream
+    /// that ignores the shutdown and hands the connection back to be waited on.
     pub(crate) async fn send(self) -> io::Result<()> {
-        let message = self
-            .message
-            .ok_or_else(|| io::Error::other("tokio-postgres wrote an unexpected cancel request"))?;
-        if self.host.starts_with('/') {
-            let socket = Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port));
-            send_on(UnixStream::connect(socket).await?, &message).await
-        } else {
-            let stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
-            send_on(stream, &message).await
+        let mut stream = ServerStream::open(&self.target).await?;
+        let (handed_back, connection) = oneshot::channel();
+        let sent = match self.tls {
+            // The session negotiated TLS before tokio-postgres took over; so does this.
+            Some((tls, host)) => {
+                if stream.request_tls().await? != TlsAnswer::Willing {
+                    return Err(io::Error::other("the server no longer offers TLS"));
+                }
+                self.token
+                    .cancel_query_raw(KeepOpen::new(stream, handed_back), tls.for_server(&host))
+                    .await
+            }
+            None => {
+                self.token
+                    .cancel_query_raw(KeepOpen::new(stream, handed_back), NoTls)
+                    .await
+            }
+        };
+        sent.map_err(io::Error::other)?;
+        let mut stream = connection
+            .await
+            .map_err(|_| io::Error::other("the cancel connection was not handed back"))?;
+        let mut discard = [0; 64];
+        while stream.read(&mut discard).await? > 0 {}
+        Ok(())
+    }
+}
+
+/// A stream whose shutdown does nothing, and which hands its connection back when
+/// dropped, so that the connection stays open after tokio-postgres is done with it.
+struct KeepOpen {
+    stream: Option<ServerStream>,
+    handed_back: Option<oneshot::Sender<ServerStream>>,
+}
+
+impl KeepOpen {
+    fn new(stream: ServerStream, handed_back: oneshot::Sender<ServerStream>) -> Self {
+        KeepOpen {
+            stream: Some(stream),
+            handed_back: Some(handed_back),
+        }
+    }
+
+    fn stream(&mut self) -> Pin<&mut ServerStream> {
+        Pin::new(
+            self.stream
+                .as_mut()
+                .expect("the stream is there until dropped"),
+        )
+    }
+}
+
+impl Drop for KeepOpen {
+    fn drop(&mut self) {
+        if let (Some(stream), Some(handed_back)) = (self.stream.take(), self.handed_back.take()) {
+            let _ = handed_back.send(stream);
         }
     }
 }
 
-async fn send_on<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
-    message: &[u8],
-) -> io::Result<()> {
-    stream.write_all(message).await?;
-    let mut discard = [0; 64];
-    while stream.read(&mut discard).await? > 0 {}
-    Ok(())
-}
-
-/// The CancelRequest message for `token`'s backend. Its process id and secret key are
-/// private to tokio-postgres, so this lets it write the request into memory, answering
-/// "go ahead" to the TLS request it sends first when the connection uses TLS.
-fn cancel_request_message(token: &CancelToken) -> Option<[u8; CANCEL_REQUEST_LENGTH]> {
-    let mut written = Vec::new();
-    token
-        .cancel_query_raw(Captured(&mut written), Unencrypted)
-        .now_or_never()?
-        .ok()?;
-    let message: [u8; CANCEL_REQUEST_LENGTH] = written
-        .get(written.len().checked_sub(CANCEL_REQUEST_LENGTH)?..)?
-        .try_into()
-        .ok()?;
-    let is_cancel_request = message[..4] == (CANCEL_REQUEST_LENGTH as u32).to_be_bytes()
-        && message[4..8] == CANCEL_REQUEST_CODE.to_be_bytes();
-    is_cancel_request.then_some(message)
-}
-
-/// An in-memory stream that keeps what is written and reads `S` (TLS accepted).
-struct Captured<'a>(&'a mut Vec<u8>);
-
-impl AsyncRead for Captured<'_> {
+impl AsyncRead for KeepOpen {
     fn poll_read(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        buf.put_slice(b"S");
-        Poll::Ready(Ok(()))
+        self.get_mut().stream().poll_read(cx, buf)
     }
 }
 
-impl AsyncWrite for Captured<'_> {
+impl AsyncWrite for KeepOpen {
     fn poll_write(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.0.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        self.get_mut().stream().poll_write(cx, buf)
     }
 
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.get_mut().stream().poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
-    }
-}
-
-impl TlsStream for Captured<'_> {
-    fn channel_binding(&self) -> ChannelBinding {
-        ChannelBinding::none()
-    }
-}
-
-/// A TLS "handshake" that leaves [`Captured`] as it is.
-struct Unencrypted;
-
-impl<'a> TlsConnect<Captured<'a>> for Unencrypted {
-    type Stream = Captured<'a>;
-    type Error = io::Error;
-    type Future = std::future::Ready<io::Result<Captured<'a>>>;
-
-    fn connect(self, stream: Captured<'a>) -> Self::Future {
-        std::future::ready(Ok(stream))
     }
 }

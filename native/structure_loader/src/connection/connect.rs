@@ -1,26 +1,35 @@
-use crate::connection::tls::{TlsConnector, TlsMode, TlsOptions};
+//! Where and as whom to connect, and connecting: the endpoints tried in order, the socket
+//! opened here, TLS negotiated here, then tokio-postgres's startup and authentication over
+//! that stream (`Config::connect_raw`). Failures are told apart by their types and the
+//! server's SQLSTATEs, never by the text of tokio-postgres's messages.
+
+use crate::connection::cancel_request::CancelRequester;
+use crate::connection::stream::{ServerStream, Target, TlsAnswer};
+use crate::connection::tls::{ServerTls, TlsConnector, TlsMode, TlsOptions};
 use crate::error::{error_chain, ErrorReason, LoadError};
-use std::error::Error as _;
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
-use tokio_postgres::config::SslMode;
-use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::{Client, Config, Connection, Socket};
+use tokio_postgres::config::{SslMode, SslNegotiation};
+use tokio_postgres::tls::TlsConnect;
+use tokio_postgres::{Client, Config, Connection};
 
-/// Where and as whom to connect: TCP, with or without TLS, or a unix socket.
+/// Where and as whom to connect.
 ///
 /// `Debug` never shows the password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ConnectOptions {
-    /// A host name or IP address, or the absolute path of the directory holding the
-    /// server's unix socket (`.s.PGSQL.PORT`).
-    pub host: String,
-    pub port: u16,
+    /// Where the server listens, tried in order until one accepts the connection and the
+    /// credentials, as Postgrex's `:endpoints` and libpq's host lists are. Never empty.
+    pub endpoints: Vec<Endpoint>,
+    /// The addresses a host name stands for (IP addresses are used as written).
+    pub address_family: AddressFamily,
     pub user: String,
+    /// `None`: no password. A server that asks for one then refuses the login.
     pub password: Option<String>,
     pub dbname: String,
-    /// Bounds the whole connection set-up: name lookup, TCP or socket connect, and
+    /// Bounds each endpoint's attempt: name lookup, TCP or socket connect, TLS, and
     /// authentication.
     pub connect_timeout: Duration,
     /// Startup parameters, such as `application_name` or any server setting.
@@ -30,86 +39,237 @@ pub struct ConnectOptions {
     pub tls: Option<TlsOptions>,
 }
 
-pub(crate) type PgConnection = Connection<Socket, <TlsConnector as MakeTlsConnect<Socket>>::Stream>;
+/// One place a server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// A host name or IP address, or the absolute path of the directory holding the
+    /// server's unix socket (`.s.PGSQL.PORT`).
+    pub host: String,
+    pub port: u16,
+}
+
+/// The addresses a host name stands for, as the Erlang socket of a Postgrex connection
+/// sees them: IPv4 unless its `socket_options` hold `:inet6`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AddressFamily {
+    #[default]
+    Ipv4,
+    Ipv6,
+}
+
+/// tokio-postgres's connection over a [`ServerStream`], with or without TLS.
+pub(crate) type PgConnection =
+    Connection<ServerStream, <ServerTls as TlsConnect<ServerStream>>::Stream>;
+
+/// An established, authenticated connection.
+pub(crate) struct Connected {
+    pub(crate) client: Client,
+    pub(crate) connection: PgConnection,
+    /// Sends cancel requests for this connection's backend.
+    pub(crate) canceller: CancelRequester,
+}
+
+impl Endpoint {
+    /// Whether the host is a unix-socket directory.
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+}
+
+impl fmt::Display for Endpoint {
+    /// `HOST:PORT`, or the socket file.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_unix_socket() {
+            let file = Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port));
+            write!(f, "{}", file.display())
+        } else if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
 
 impl ConnectOptions {
-    /// Opens a connection, failing after [`ConnectOptions::connect_timeout`] at most.
-    ///
-    /// Errors: [`ErrorReason::Connect`] when the server cannot be reached, set-up times
-    /// out or TLS fails (the message says why: an expired or untrusted certificate, a
-    /// name mismatch, a server without TLS), [`ErrorReason::Auth`] when it refuses the
-    /// credentials (or the client certificate), [`ErrorReason::Database`] for any other
-    /// server refusal (e.g. an unknown database).
-    pub(crate) async fn connect(&self) -> Result<(Client, PgConnection), LoadError> {
-        self.connect_with(self.tls_connector()?).await
-    }
-
-    /// [`ConnectOptions::connect`] with the connector already made, for a caller that
-    /// keeps it for the connection's cancel requests.
-    pub(crate) async fn connect_with(
-        &self,
-        tls: TlsConnector,
-    ) -> Result<(Client, PgConnection), LoadError> {
-        let config = self.config();
-        match tokio::time::timeout(self.connect_timeout, config.connect(tls)).await {
-            Ok(Ok(connected)) => Ok(connected),
-            Ok(Err(error)) => Err(self.connect_error(&error)),
-            Err(_elapsed) => Err(LoadError::new(
-                ErrorReason::Connect,
-                format!(
-                    "timed out after {} ms connecting to {}",
-                    self.connect_timeout.as_millis(),
-                    self.endpoint()
-                ),
-            )),
+    /// One endpoint and the defaults for the rest: no password, 15 s to connect, no
+    /// parameters, no TLS.
+    pub fn new(host: &str, port: u16, user: &str, dbname: &str) -> Self {
+        ConnectOptions {
+            endpoints: vec![Endpoint {
+                host: host.to_owned(),
+                port,
+            }],
+            address_family: AddressFamily::default(),
+            user: user.to_owned(),
+            password: None,
+            dbname: dbname.to_owned(),
+            connect_timeout: Duration::from_secs(15),
+            parameters: Vec::new(),
+            tls: None,
         }
     }
 
-    /// What makes the TLS sessions of these options: the connection's, and that of any
-    /// query-cancel request for it (`CancelToken::cancel_query(connector)`), which must be
-    /// secured the same way. Reads the certificate files (and the system's CA store when
-    /// verifying without CAs given). Cheap to clone.
-    pub(crate) fn tls_connector(&self) -> Result<TlsConnector, LoadError> {
-        if let Some(tls) = &self.tls {
-            if self.is_unix_socket() && tls.mode != TlsMode::Prefer {
-                return Err(LoadError::new(
+    /// Connects to the first endpoint that accepts the connection and the credentials.
+    ///
+    /// Errors: [`ErrorReason::Connect`] when no server can be reached, set-up times out or
+    /// TLS fails (the message says why: an expired or untrusted certificate, a name
+    /// mismatch, a server without TLS), [`ErrorReason::Auth`] when the server refuses the
+    /// credentials (or the client certificate), [`ErrorReason::Database`] for any other
+    /// server refusal (e.g. an unknown database). With several endpoints, the error is
+    /// the last one's, and the message names each endpoint's failure.
+    pub(crate) async fn connect(&self) -> Result<Connected, LoadError> {
+        let tls = TlsConnector::new(self.tls.as_ref())?;
+        let mut failures = Vec::new();
+        for endpoint in &self.endpoints {
+            let attempt =
+                tokio::time::timeout(self.connect_timeout, self.connect_endpoint(endpoint, &tls))
+                    .await;
+            let error = match attempt {
+                Ok(Ok(connected)) => return Ok(connected),
+                Ok(Err(error)) => error,
+                Err(_elapsed) => LoadError::new(
                     ErrorReason::Connect,
                     format!(
-                        "cannot connect to {}: the settings require TLS (sslmode={}), but a \
-                         unix socket carries no TLS; connect by host name instead",
-                        self.endpoint(),
-                        tls.mode.as_str()
+                        "timed out after {} ms connecting to {endpoint}",
+                        self.connect_timeout.as_millis()
                     ),
-                ));
-            }
+                ),
+            };
+            failures.push((endpoint, error));
         }
-        TlsConnector::new(self.tls.as_ref())
+        Err(several_failures(failures))
     }
 
-    fn is_unix_socket(&self) -> bool {
-        self.host.starts_with('/')
+    async fn connect_endpoint(
+        &self,
+        endpoint: &Endpoint,
+        tls: &TlsConnector,
+    ) -> Result<Connected, LoadError> {
+        let mode = self.tls.as_ref().map(|tls| tls.mode);
+        if endpoint.is_unix_socket() && mode.is_some_and(|mode| mode != TlsMode::Prefer) {
+            return Err(LoadError::new(
+                ErrorReason::Connect,
+                format!(
+                    "cannot connect to {endpoint}: the settings require TLS (sslmode={}), but \
+                     a unix socket carries no TLS; connect by host name instead",
+                    mode.map_or("", TlsMode::as_str)
+                ),
+            ));
+        }
+        let mut last_error = None;
+        for target in self.targets(endpoint).await? {
+            match self.connect_target(endpoint, &target, tls).await {
+                Ok(connected) => return Ok(connected),
+                // The next address of the name may work; a server's own answer will not
+                // change with the address.
+                Err(error) if error.sqlstate().is_none() => last_error = Some(error),
+                Err(error) => return Err(error),
+            }
+        }
+        Err(last_error.expect("a name resolves to at least one address"))
+    }
+
+    /// The addresses an endpoint stands for, in the resolver's order.
+    async fn targets(&self, endpoint: &Endpoint) -> Result<Vec<Target>, LoadError> {
+        if endpoint.is_unix_socket() {
+            let file = Path::new(&endpoint.host).join(format!(".s.PGSQL.{}", endpoint.port));
+            return Ok(vec![Target::Unix(file)]);
+        }
+        if let Ok(ip) = endpoint.host.parse::<IpAddr>() {
+            return Ok(vec![Target::Tcp(SocketAddr::new(ip, endpoint.port))]);
+        }
+        let lookup_error = |why: String| {
+            LoadError::new(
+                ErrorReason::Connect,
+                format!("cannot connect to {endpoint}: {why}"),
+            )
+        };
+        let addresses: Vec<Target> =
+            tokio::net::lookup_host((endpoint.host.as_str(), endpoint.port))
+                .await
+                .map_err(|error| lookup_error(format!("cannot resolve the host name: {error}")))?
+                .filter(|address| match self.address_family {
+                    AddressFamily::Ipv4 => address.is_ipv4(),
+                    AddressFamily::Ipv6 => address.is_ipv6(),
+                })
+                .map(Target::Tcp)
+                .collect();
+        if addresses.is_empty() {
+            return Err(lookup_error(format!(
+                "the host name has no {} address",
+                match self.address_family {
+                    AddressFamily::Ipv4 => "IPv4 (socket_options: [:inet6] asks for IPv6)",
+                    AddressFamily::Ipv6 => "IPv6",
+                }
+            )));
+        }
+        Ok(addresses)
+    }
+
+    /// Opens the stream, sets up TLS as the mode asks, and starts the session over it.
+    async fn connect_target(
+        &self,
+        endpoint: &Endpoint,
+        target: &Target,
+        tls: &TlsConnector,
+    ) -> Result<Connected, LoadError> {
+        let failed = |why: &dyn fmt::Display| {
+            LoadError::new(
+                ErrorReason::Connect,
+                format!("cannot connect to {endpoint}: {why}"),
+            )
+        };
+        let mut stream = ServerStream::open(target)
+            .await
+            .map_err(|error| failed(&error))?;
+        let mode = self.tls.as_ref().map(|tls| tls.mode);
+        let encrypted = match mode {
+            None => false,
+            Some(TlsMode::Prefer) if endpoint.is_unix_socket() => false,
+            Some(mode) => match stream.request_tls().await.map_err(|error| failed(&error))? {
+                TlsAnswer::Willing => true,
+                TlsAnswer::Unwilling if mode == TlsMode::Prefer => false,
+                TlsAnswer::Unwilling => {
+                    return Err(failed(&format_args!(
+                        "the server does not support SSL (TLS), but the settings require it \
+                         ({}); StructureLoader never falls back to plain text then",
+                        mode.as_str()
+                    )))
+                }
+            },
+        };
+        let mut config = self.config();
+        if encrypted {
+            // The SSLRequest was answered here: tokio-postgres starts the handshake at once.
+            config
+                .ssl_mode(SslMode::Require)
+                .ssl_negotiation(SslNegotiation::Direct);
+        }
+        let connector = tls.for_server(&endpoint.host);
+        match config.connect_raw(stream, connector).await {
+            Ok((client, connection)) => Ok(Connected {
+                canceller: CancelRequester::new(
+                    client.cancel_token(),
+                    target.clone(),
+                    encrypted.then(|| (tls.clone(), endpoint.host.clone())),
+                ),
+                client,
+                connection,
+            }),
+            Err(error) => Err(self.connect_error(endpoint, &error)),
+        }
     }
 
     fn config(&self) -> Config {
         let mut config = Config::new();
-        if self.is_unix_socket() {
-            config.host_path(&self.host);
-        } else {
-            config.host(&self.host);
-        }
         config
-            .port(self.port)
             .user(&self.user)
             .dbname(&self.dbname)
-            .connect_timeout(self.connect_timeout)
-            .ssl_mode(
-                self.tls
-                    .as_ref()
-                    .map_or(SslMode::Disable, TlsOptions::ssl_mode),
-            );
-        if let Some(password) = &self.password {
-            config.password(password);
-        }
+            .ssl_mode(SslMode::Disable)
+            // No password given is an empty one: a server that asks for a password then
+            // refuses it with SQLSTATE 28P01, where tokio-postgres would fail on its side
+            // with an error told apart only by its text.
+            .password(self.password.as_deref().unwrap_or(""));
         let mut options = Vec::new();
         for (name, value) in &self.parameters {
             match name.as_str() {
@@ -130,68 +290,74 @@ impl ConnectOptions {
         config
     }
 
-    /// Where the connection goes, for messages: `HOST:PORT` or the socket file.
-    pub(crate) fn endpoint(&self) -> String {
-        if self.is_unix_socket() {
-            Path::new(&self.host)
-                .join(format!(".s.PGSQL.{}", self.port))
-                .display()
-                .to_string()
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
-    }
-
-    fn connect_error(&self, error: &tokio_postgres::Error) -> LoadError {
+    /// The error of a failed startup: the server's refusal, TLS, or the connection.
+    fn connect_error(&self, endpoint: &Endpoint, error: &tokio_postgres::Error) -> LoadError {
         if let Some(db_error) = error.as_db_error() {
-            return LoadError::server(db_error);
+            let refused = LoadError::server(db_error);
+            if self.password.is_none() && db_error.code().code() == "28P01" {
+                return LoadError::new(
+                    ErrorReason::Auth,
+                    format!(
+                        "the server at {endpoint} asks for a password for user \"{}\" and none \
+                         was given",
+                        self.user
+                    ),
+                );
+            }
+            return refused;
         }
-        let tls_failure = self
+        if let Some(explained) = self
             .tls
             .as_ref()
-            .and_then(|tls| tls.explain_failure(error, &self.host));
-        if let Some(explained) = tls_failure {
+            .and_then(|tls| tls.explain_failure(error, &endpoint.host))
+        {
             return LoadError::new(
                 ErrorReason::Connect,
-                format!("cannot connect to {}: {explained}", self.endpoint()),
+                format!("cannot connect to {endpoint}: {explained}"),
             );
         }
-        // tokio-postgres reports "the server wants a password but none was given" as a
-        // configuration error whose cause says so; the kind itself is private.
-        let password_missing = error
-            .source()
-            .is_some_and(|cause| cause.to_string() == "password missing");
-        if password_missing {
-            return LoadError::new(
-                ErrorReason::Auth,
-                format!(
-                    "the server at {} asks for a password for user \"{}\" and none was given",
-                    self.endpoint(),
-                    self.user
-                ),
-            );
-        }
-        let reason = if error.to_string() == "authentication error" {
-            ErrorReason::Auth
-        } else {
-            ErrorReason::Connect
-        };
         LoadError::new(
-            reason,
-            format!(
-                "cannot connect to {}: {}",
-                self.endpoint(),
-                error_chain(error)
-            ),
+            ErrorReason::Connect,
+            format!("cannot connect to {endpoint}: {}", error_chain(error)),
         )
     }
+
+    /// Where the connection goes, for messages: the first endpoint, or all of them.
+    pub(crate) fn endpoints_text(&self) -> String {
+        self.endpoints
+            .iter()
+            .map(Endpoint::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The error when every endpoint failed: the only one's, or the last one's kind with a
+/// message naming each failure, as Postgrex reports several endpoints.
+fn several_failures(mut failures: Vec<(&Endpoint, LoadError)>) -> LoadError {
+    if failures.len() == 1 {
+        return failures.pop().expect("one failure").1;
+    }
+    let lines: Vec<String> = failures
+        .iter()
+        .map(|(endpoint, error)| format!("  * {endpoint}: {}", error.message()))
+        .collect();
+    let (_, last) = failures.pop().expect("several failures");
+    LoadError::new(
+        last.reason(),
+        format!(
+            "cannot connect to any of the {} endpoints:\n{}",
+            lines.len(),
+            lines.join("\n")
+        ),
+    )
 }
 
 impl fmt::Debug for ConnectOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectOptions")
-            .field("host", &self.host)
-            .field("port", &self.port)
+            .field("endpoints", &self.endpoints)
+            .field("address_family", &self.address_family)
             .field("user", &self.user)
             .field("password", &self.password.as_ref().map(|_| "**redacted**"))
             .field("dbname", &self.dbname)
@@ -221,17 +387,12 @@ mod tests {
 
     fn options(host: &str) -> ConnectOptions {
         ConnectOptions {
-            host: host.to_owned(),
-            port: 5432,
-            user: "app".to_owned(),
             password: Some("hunter2-secret".to_owned()),
-            dbname: "app_dev".to_owned(),
-            connect_timeout: Duration::from_secs(5),
             parameters: vec![
                 ("application_name".to_owned(), "deploy".to_owned()),
                 ("search_path".to_owned(), "app, public".to_owned()),
             ],
-            tls: None,
+            ..ConnectOptions::new(host, 5432, "app", "app_dev")
         }
     }
 
@@ -243,19 +404,17 @@ mod tests {
     }
 
     #[test]
-    fn a_leading_slash_means_a_unix_socket_directory() {
-        let config = options("/var/run/postgresql").config();
+    fn endpoints_show_as_host_and_port_or_the_socket_file() {
+        let endpoint = |host: &str| Endpoint {
+            host: host.to_owned(),
+            port: 5432,
+        };
         assert_eq!(
-            config.get_hosts(),
-            [tokio_postgres::config::Host::Unix(
-                "/var/run/postgresql".into()
-            )]
-        );
-        assert_eq!(
-            options("/var/run/postgresql").endpoint(),
+            endpoint("/var/run/postgresql").to_string(),
             "/var/run/postgresql/.s.PGSQL.5432"
         );
-        assert_eq!(options("db.internal").endpoint(), "db.internal:5432");
+        assert_eq!(endpoint("db.internal").to_string(), "db.internal:5432");
+        assert_eq!(endpoint("::1").to_string(), "[::1]:5432");
     }
 
     #[test]
@@ -267,26 +426,30 @@ mod tests {
     }
 
     #[test]
-    fn tls_modes_set_the_ssl_mode_and_only_prefer_may_fall_back() {
-        let mut with_tls = options("db.internal");
-        with_tls.tls = Some(TlsOptions::new(TlsMode::Prefer));
-        assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Prefer);
-        with_tls.tls = Some(TlsOptions::new(TlsMode::Require));
-        assert_eq!(with_tls.config().get_ssl_mode(), SslMode::Require);
+    fn no_password_is_an_empty_one() {
+        let mut without = options("db.internal");
+        without.password = None;
+        assert_eq!(without.config().get_password(), Some(&b""[..]));
     }
 
     #[test]
-    fn tls_over_a_unix_socket_is_refused_unless_preferred() {
-        let mut socket = options("/var/run/postgresql");
-        socket.tls = Some(TlsOptions::new(TlsMode::Require));
-        let error = socket.tls_connector().err().unwrap();
-        assert_eq!(error.reason(), ErrorReason::Connect);
+    fn several_failures_name_each_endpoint() {
+        let first = Endpoint {
+            host: "db1".to_owned(),
+            port: 5432,
+        };
+        let second = Endpoint {
+            host: "db2".to_owned(),
+            port: 6432,
+        };
+        let error = several_failures(vec![
+            (&first, LoadError::new(ErrorReason::Connect, "refused")),
+            (&second, LoadError::new(ErrorReason::Auth, "bad password")),
+        ]);
+        assert_eq!(error.reason(), ErrorReason::Auth);
         assert_eq!(
             error.message(),
-            "cannot connect to /var/run/postgresql/.s.PGSQL.5432: the settings require TLS \
-             (sslmode=require), but a unix socket carries no TLS; connect by host name instead"
+            "cannot connect to any of the 2 endpoints:\n  * db1:5432: refused\n  * db2:6432: bad password"
         );
-        socket.tls = Some(TlsOptions::new(TlsMode::Prefer));
-        assert!(socket.tls_connector().is_ok());
     }
 }

@@ -8,9 +8,10 @@ pub(crate) mod connect;
 pub(crate) mod notice;
 pub(crate) mod session;
 pub(crate) mod stop;
+pub(crate) mod stream;
 pub(crate) mod tls;
 
-pub use connect::ConnectOptions;
+pub use connect::{AddressFamily, ConnectOptions, Endpoint};
 pub use notice::Notice;
 pub use stop::CancelHandle;
 pub use tls::{TlsMode, TlsOptions};

@@ -2,7 +2,7 @@
 //! the caller's callback while a statement runs.
 
 use crate::connection::cancel_request::CancelRequester;
-use crate::connection::connect::{ConnectOptions, PgConnection};
+use crate::connection::connect::{ConnectOptions, Connected, PgConnection};
 use crate::connection::notice::Notice;
 use crate::connection::stop::{Stop, StopReason, CANCEL_GRACE, CANCEL_RETRY};
 use crate::error::{ErrorReason, LoadError};
@@ -102,12 +102,17 @@ impl<'n> Session<'n> {
         mut stop: Stop,
     ) -> Result<Session<'n>, LoadError> {
         let mut connecting = pin!(options.connect());
-        let (client, connection) = poll_fn(|cx| match stop.poll(cx) {
-            Poll::Ready(reason) => Poll::Ready(Err(reason.error_connecting(&options.endpoint()))),
+        let Connected {
+            client,
+            connection,
+            canceller,
+        } = poll_fn(|cx| match stop.poll(cx) {
+            Poll::Ready(reason) => {
+                Poll::Ready(Err(reason.error_connecting(&options.endpoints_text())))
+            }
             Poll::Pending => connecting.as_mut().poll(cx),
         })
         .await?;
-        let canceller = CancelRequester::new(&client.cancel_token(), &options.host, options.port);
         Ok(Session {
             client,
             driver: Driver {

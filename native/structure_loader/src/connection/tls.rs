@@ -1,6 +1,7 @@
 //! TLS for the server connection: rustls with the ring provider (no OpenSSL), configured
 //! the way libpq's `sslmode` describes, and failures explained in plain words.
 
+use crate::connection::stream::ServerStream;
 use crate::error::{ErrorReason, LoadError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -9,13 +10,10 @@ use rustls::pki_types::pem::{self, PemObject};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore};
 use rustls::{Error as RustlsError, SignatureScheme};
-use std::convert::Infallible;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::MakeTlsConnect;
-use tokio_postgres::Socket;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// How to secure the connection. Verification follows libpq's `sslmode` of the same name.
@@ -89,13 +87,6 @@ impl TlsOptions {
             client_certificate_file: None,
             client_key_file: None,
             server_name: None,
-        }
-    }
-
-    pub(crate) fn ssl_mode(&self) -> SslMode {
-        match self.mode {
-            TlsMode::Prefer => SslMode::Prefer,
-            TlsMode::Require | TlsMode::VerifyCa | TlsMode::VerifyFull => SslMode::Require,
         }
     }
 
@@ -209,13 +200,6 @@ impl TlsOptions {
         error: &tokio_postgres::Error,
         host: &str,
     ) -> Option<String> {
-        if chain_contains(error, "server does not support TLS") {
-            return Some(format!(
-                "the server does not support SSL (TLS), but the settings require it \
-                 ({}); StructureLoader never falls back to plain text then",
-                self.mode.as_str()
-            ));
-        }
         let name = self.server_name.as_deref().unwrap_or(host);
         let explained = match rustls_error(error)? {
             RustlsError::InvalidCertificate(problem) => match problem {
@@ -269,11 +253,9 @@ impl TlsOptions {
     }
 }
 
-/// Connects TLS sessions for tokio-postgres: the rustls configuration of a
-/// [`TlsOptions`], and the server name to verify when it is not the host.
-///
-/// The query-cancel request must use the connector of the connection it cancels, as
-/// libpq does: [`crate::connection::ConnectOptions::tls_connector`].
+/// Makes the TLS sessions of a connection and of its cancel requests: the rustls
+/// configuration of a [`TlsOptions`], and the server name to verify when it is not the
+/// host. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct TlsConnector {
     rustls: MakeRustlsConnect,
@@ -287,7 +269,7 @@ impl TlsConnector {
                 rustls: MakeRustlsConnect::new(options.client_config()?),
                 server_name: options.server_name.clone(),
             }),
-            // tokio-postgres never starts TLS with `SslMode::Disable`; this configuration
+            // A connection without TLS never starts a handshake; this configuration
             // trusts nothing, so even if it did, no handshake could succeed.
             None => Ok(TlsConnector {
                 rustls: MakeRustlsConnect::new(
@@ -303,14 +285,17 @@ impl TlsConnector {
     }
 }
 
-impl MakeTlsConnect<Socket> for TlsConnector {
-    type Stream = <MakeRustlsConnect as MakeTlsConnect<Socket>>::Stream;
-    type TlsConnect = <MakeRustlsConnect as MakeTlsConnect<Socket>>::TlsConnect;
-    type Error = Infallible;
+/// tokio-postgres's TLS connector for one server, over any stream the loader opens.
+pub(crate) type ServerTls = <MakeRustlsConnect as MakeTlsConnect<ServerStream>>::TlsConnect;
 
-    fn make_tls_connect(&mut self, host: &str) -> Result<Self::TlsConnect, Infallible> {
+impl TlsConnector {
+    /// The connector for a session with `host`, which verifies the server's certificate
+    /// for the configured server name, else for `host`.
+    pub(crate) fn for_server(&self, host: &str) -> ServerTls {
         let name = self.server_name.as_deref().unwrap_or(host);
-        MakeTlsConnect::<Socket>::make_tls_connect(&mut self.rustls, name)
+        let Ok(connector) =
+            MakeTlsConnect::<ServerStream>::make_tls_connect(&mut self.rustls.clone(), name);
+        connector
     }
 }
 
@@ -489,17 +474,6 @@ fn presented_name(name: &str) -> &str {
     bare.unwrap_or(name)
 }
 
-fn chain_contains(error: &tokio_postgres::Error, text: &str) -> bool {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(current) = cause {
-        if current.to_string() == text {
-            return true;
-        }
-        cause = current.source();
-    }
-    false
-}
-
 /// `YYYY-MM-DD HH:MM:SS UTC` for seconds since the Unix epoch (proleptic Gregorian).
 fn utc_date(seconds: u64) -> String {
     let days = seconds / 86_400;
@@ -544,39 +518,6 @@ mod tests {
         assert_eq!(presented_name("DnsName(\"localhost\")"), "localhost");
         assert_eq!(presented_name("IpAddress(127.0.0.1)"), "127.0.0.1");
         assert_eq!(presented_name("*.example.com"), "*.example.com");
-    }
-
-    #[test]
-    fn only_prefer_lets_tokio_postgres_fall_back_to_plain_text() {
-        assert_eq!(TlsOptions::new(TlsMode::Prefer).ssl_mode(), SslMode::Prefer);
-        for mode in [TlsMode::Require, TlsMode::VerifyCa, TlsMode::VerifyFull] {
-            assert_eq!(
-                TlsOptions::new(mode).ssl_mode(),
-                SslMode::Require,
-                "{mode:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn missing_files_are_named_in_the_error() {
-        let mut verify = TlsOptions::new(TlsMode::VerifyFull);
-        verify.ca_certificate_file = Some("/nonexistent/ca.pem".into());
-        let error = TlsConnector::new(Some(&verify)).err().unwrap();
-        assert_eq!(error.reason(), ErrorReason::Connect);
-        assert!(
-            error.message().starts_with(
-                "cannot read the CA certificate file /nonexistent/ca.pem: No such file"
-            ),
-            "{error}"
-        );
-
-        let mut client = TlsOptions::new(TlsMode::Require);
-        client.client_certificate_file = Some("/nonexistent/client.pem".into());
-        let error = TlsConnector::new(Some(&client)).err().unwrap();
-        assert!(error
-            .message()
-            .contains("both a certificate file and a key file"));
     }
 
     #[test]

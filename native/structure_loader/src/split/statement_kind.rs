@@ -569,7 +569,10 @@ mod tests {
             classify("SET myapp.tenant = 'x';"),
             session_setting("myapp.tenant", one("x"))
         );
-        assert_eq!(classify("SET \"Quoted\" = 1;"), session_setting("Quoted", one("1")));
+        assert_eq!(
+            classify("SET \"Quoted\" = 1;"),
+            session_setting("Quoted", one("1"))
+        );
         assert_eq!(
             classify("SET standard_conforming_strings = DEFAULT;"),
             session_setting("standard_conforming_strings", SettingValue::Default)
@@ -610,7 +613,10 @@ mod tests {
 
     #[test]
     fn the_special_forms_of_set_name_the_setting_they_change() {
-        assert_eq!(classify("SET ROLE owner;"), session_setting("role", one("owner")));
+        assert_eq!(
+            classify("SET ROLE owner;"),
+            session_setting("role", one("owner"))
+        );
         assert_eq!(
             classify("SET SESSION AUTHORIZATION app;"),
             session_setting("session_authorization", one("app"))

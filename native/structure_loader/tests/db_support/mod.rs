@@ -25,14 +25,14 @@ fn env(name: &str) -> String {
 /// The test server over TCP, as the PG* variables describe it, on database `dbname`.
 pub fn server(dbname: &str) -> ConnectOptions {
     ConnectOptions {
-        host: env("PGHOST"),
-        port: env("PGPORT").parse().expect("PGPORT is a port number"),
-        user: env("PGUSER"),
         password: Some(env("PGPASSWORD")),
-        dbname: dbname.to_owned(),
         connect_timeout: Duration::from_secs(10),
-        parameters: Vec::new(),
-        tls: None,
+        ..ConnectOptions::new(
+            &env("PGHOST"),
+            env("PGPORT").parse().expect("PGPORT is a port number"),
+            &env("PGUSER"),
+            dbname,
+        )
     }
 }
 
@@ -120,8 +120,8 @@ fn admin() -> postgres::Client {
 fn connect(dbname: &str) -> postgres::Client {
     let options = server(dbname);
     postgres::Config::new()
-        .host(&options.host)
-        .port(options.port)
+        .host(&options.endpoints[0].host)
+        .port(options.endpoints[0].port)
         .user(&options.user)
         .password(options.password.as_deref().unwrap_or_default())
         .dbname(dbname)
