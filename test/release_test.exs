@@ -48,7 +48,6 @@ defmodule StructureLoader.ReleaseTest do
     on_exit(fn -> File.rm_rf!(tmp_dir) end)
 
     app_copy = copy_example_app!()
-    on_exit(fn -> File.rm_rf!(app_copy) end)
     build_release!(app_copy)
     release_root = Path.join(app_copy, "_build/prod/rel/my_app")
     bin_dir = restricted_bin_dir!(tmp_dir)
@@ -323,13 +322,17 @@ defmodule StructureLoader.ReleaseTest do
 
   ## Building
 
-  # The app is built in a copy of its own, so that runs never share a _build. Its dependency
-  # `path: "../.."` needs the copy two levels below the repository root: in tmp/, which git
-  # ignores.
+  # The app is built in a copy of its own, whose _build is kept from one run to the next, so
+  # that a run on each server major compiles Ecto once (one run at a time: scripts/test
+  # runs them in turn). Its dependency `path: "../.."` needs the copy two levels below the
+  # repository root: in tmp/, which git ignores.
   defp copy_example_app! do
-    copy = Path.join([@repo_root, "tmp", "example_app-#{System.pid()}"])
-    File.rm_rf!(copy)
+    copy = Path.join([@repo_root, "tmp", "release_test_app"])
     File.mkdir_p!(copy)
+
+    for entry <- File.ls!(copy), entry not in ["_build", "deps"] do
+      File.rm_rf!(Path.join(copy, entry))
+    end
 
     for entry <- File.ls!(@app_dir), entry not in ["_build", "deps"] do
       File.cp_r!(Path.join(@app_dir, entry), Path.join(copy, entry))
