@@ -69,7 +69,7 @@ fn a_full_pg_dump_with_copy_blocks_and_a_large_object_arrives_complete() {
 #[test]
 fn the_files_own_begin_and_commit_do_not_break_atomicity() {
     let db = TestDb::create("atomic");
-    let (loaded, _) = load(
+    let (loaded, notices) = load(
         &db,
         "CREATE TABLE before_begin (id int);\n\
          BEGIN;\n\
@@ -84,6 +84,21 @@ fn the_files_own_begin_and_commit_do_not_break_atomicity() {
     assert_eq!((error.line(), error.column()), (Some(7), Some(31)));
     // psql --single-transaction would have committed the first two tables.
     assert_eq!(db.user_objects(), Vec::<String>::new());
+    let not_sent: Vec<_> = notices
+        .iter()
+        .map(|notice| {
+            (
+                notice.severity.as_str(),
+                notice.message.as_str(),
+                notice.line,
+            )
+        })
+        .collect();
+    let note = "not sent: the whole file is loaded in one transaction";
+    assert_eq!(
+        not_sent,
+        [2, 4, 5, 6].map(|line| ("DEBUG", note, Some(line)))
+    );
 }
 
 #[test]
@@ -142,6 +157,11 @@ fn unknown_preamble_settings_are_skipped_with_a_warning() {
                 "WARNING",
                 "skipped SET transaction_timeout: the server does not know this setting",
                 Some(3)
+            ),
+            (
+                "DEBUG",
+                "not sent: the connection stays UTF8, and the file is read as UTF8 from here on",
+                Some(4)
             ),
             (
                 "WARNING",

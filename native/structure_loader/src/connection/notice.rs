@@ -1,8 +1,9 @@
 use tokio_postgres::error::DbError;
 
 /// A message for the user that is not an error: a server `NoticeResponse` (NOTICE,
-/// WARNING, INFO, DEBUG, LOG) received while loading, or a warning from the loader itself
-/// (a skipped setting). Passed to the `on_notice` callback as soon as it arrives.
+/// WARNING, INFO, DEBUG, LOG) received while loading, or one of the loader's own: a
+/// WARNING for a setting it skipped, a DEBUG note for a statement it does not send.
+/// Passed to the `on_notice` callback as soon as it arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notice {
     /// `NOTICE`, `WARNING`, `INFO`, `DEBUG` or `LOG`, not localized.
@@ -28,8 +29,16 @@ impl Notice {
     }
 
     pub(crate) fn warning(message: String, line: u64) -> Self {
+        Notice::own("WARNING", message, line)
+    }
+
+    pub(crate) fn debug(message: String, line: u64) -> Self {
+        Notice::own("DEBUG", message, line)
+    }
+
+    fn own(severity: &str, message: String, line: u64) -> Self {
         Notice {
-            severity: "WARNING".to_owned(),
+            severity: severity.to_owned(),
             message,
             detail: None,
             hint: None,

@@ -274,19 +274,20 @@ impl Load<'_, '_> {
     /// Queues one statement for sending, unless it is one the load leaves out.
     async fn execute(&mut self, statement: Statement) -> Result<(), LoadError> {
         if let Some(SessionEffect::ClientEncoding(encoding)) = statement.effect {
-            log::debug!(
-                "line {}: not sending the client encoding: the splitter transcodes {} to UTF-8",
+            self.session.notify(Notice::debug(
+                format!(
+                    "not sent: the connection stays UTF8, and the file is read as {} from here on",
+                    encoding.pg_name()
+                ),
                 statement.start.line,
-                encoding.pg_name()
-            );
+            ));
             return Ok(());
         }
         if statement.kind == StatementKind::TransactionControl {
-            log::debug!(
-                "line {}: not sending {:?}: the load is one transaction",
+            self.session.notify(Notice::debug(
+                "not sent: the whole file is loaded in one transaction".to_owned(),
                 statement.start.line,
-                statement.text
-            );
+            ));
             return Ok(());
         }
         if let Some(name) = self.skip.get(&statement.start.byte_offset) {
