@@ -3,6 +3,7 @@
 throwaway server.
 
     bench/bench.py schema   psql vs StructureLoader vs one message, at several round-trip times
+    bench/bench.py copy     psql vs StructureLoader on a dump of 300 MB of COPY data
     bench/bench.py memory   StructureLoader's memory while loading >= 1 GB of COPY data
 
 The server comes from the environment `scripts/pg` prints: PGHOST/PGPORT/PGUSER/PGPASSWORD
@@ -16,7 +17,8 @@ and drop the databases). PG_BIN names the client binaries. Settings (environment
     BENCH_SLOW_REPS       repetitions of a method that is slow at an    default 1
                           RTT (psql at 10 ms takes about 4 minutes a run)
     BENCH_METHODS         which of psql,structure_loader,one_message    default all three
-    BENCH_COPY_MB         COPY data of the memory benchmark in MiB      default 1100
+    BENCH_COPY_MB         COPY data in MiB: copy benchmark              default 300
+                          memory benchmark                              default 1100
     MIX_ENV               environment StructureLoader is compiled in    default prod
 
 Inputs are cached in target/bench/, keyed by a hash of their generator; results go to
@@ -49,6 +51,7 @@ LABELS = {
 PG_DUMP_FLAGS = ["--schema-only", "--no-owner", "--no-acl", "--restrict-key=structureloaderbench"]
 MIX_ENV = os.environ.get("MIX_ENV", "prod")
 MEMORY_TARGET_MIB = 64
+LONG_LINE_MB = 100
 
 
 def main():
@@ -56,10 +59,12 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     if mode == "schema":
         schema_benchmark()
+    elif mode == "copy":
+        copy_benchmark()
     elif mode == "memory":
         memory_benchmark()
     else:
-        sys.exit(f"usage: {sys.argv[0]} schema|memory")
+        sys.exit(f"usage: {sys.argv[0]} schema|copy|memory")
 
 
 # ---------------------------------------------------------------------------------------
@@ -337,6 +342,82 @@ def report_schema(runs, rtts, methods, dump, counts, reps, slow, objects, beam):
 
 
 # ---------------------------------------------------------------------------------------
+# copy benchmark
+
+
+def copy_benchmark():
+    """psql -1 -f and StructureLoader on the same dump of COPY data, alternating, each into a
+    fresh database on a direct loopback connection: the server's own work dominates, so this
+    measures what each client adds to it."""
+    size_mb = int(os.environ.get("BENCH_COPY_MB", "300"))
+    reps = int(os.environ.get("BENCH_REPS", "5"))
+    dump, expected_rows = copy_dump(size_mb)
+    beam = snapshot_structure_loader()
+    if beam is None:
+        sys.exit("bench: the copy benchmark needs StructureLoader")
+    # Vacuuming the last run's tables, or a checkpoint forced by WAL volume, would take the
+    # server's CPU from the run measured; each run starts after a CHECKPOINT instead.
+    admin("ALTER SYSTEM SET autovacuum = off")
+    admin("ALTER SYSTEM SET max_wal_size = '8GB'")
+    admin("SELECT pg_reload_conf()")
+    size = dump.stat().st_size
+    print(f"\n{rel(dump)}: {size / 1e6:.0f} MB, {expected_rows} COPY rows; server files on "
+          f"{server_filesystem()}; {reps} runs each, alternating\n")
+    runs = {"psql": [], "structure_loader": [], "structure_loader_wall": []}
+    for rep in range(reps):
+        for method in ["psql", "structure_loader"]:
+            database = f"bench_copy_{method}"
+            admin(f"DROP DATABASE IF EXISTS {database}")
+            admin(f"CREATE DATABASE {database}")
+            admin("CHECKPOINT")
+            env = {**os.environ, "PGHOST": "127.0.0.1", "PGDATABASE": database}
+            if method == "psql":
+                command = [PG_BIN / "psql", "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", dump]
+            else:
+                command = [*beam.command, BENCH / "load.exs", dump, database]
+            started = time.perf_counter()
+            result = subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+            wall = time.perf_counter() - started
+            if result.returncode != 0:
+                sys.exit(f"bench: {method} failed (exit {result.returncode})")
+            rows = int(capture(
+                [PG_BIN / "psql", "-X", "-At", "-d", database, "-c",
+                 "SELECT (SELECT count(*) FROM public.events) + (SELECT count(*) FROM "
+                 "public.ci_job_artifacts) + (SELECT count(*) FROM public.audit_events) + "
+                 "(SELECT count(*) FROM public.notes)"], env=socket_env()).strip())
+            admin(f"DROP DATABASE IF EXISTS {database}")
+            if rows != expected_rows:
+                sys.exit(f"bench: {method} loaded {rows} rows, the dump has {expected_rows}")
+            if method == "psql":
+                runs["psql"].append(wall)
+                print(f"  {LABELS['psql']:<34} run {rep + 1}: {wall:6.2f} s", flush=True)
+            else:
+                micros = [line for line in result.stdout.splitlines()
+                          if line.startswith("structure_loader_us=")]
+                seconds = int(micros[0].split("=")[1]) / 1e6
+                runs["structure_loader"].append(seconds)
+                runs["structure_loader_wall"].append(wall)
+                print(f"  {LABELS['structure_loader']:<34} run {rep + 1}: {seconds:6.2f} s "
+                      f"({wall:.2f} s with the BEAM's start)", flush=True)
+
+    median = {method: statistics.median(times) for method, times in runs.items()}
+    header = ["client", "median s", "fastest s", "slowest s", "MB/s (median)", "/ psql (median)"]
+    rows = [
+        [LABELS[method], f"{median[method]:.2f}", f"{min(times):.2f}", f"{max(times):.2f}",
+         f"{size / 1e6 / median[method]:.0f}", f"{median[method] / median['psql']:.2f}x"]
+        for method, times in runs.items()
+    ]
+    print()
+    print_table(header, rows)
+    verdict = "at or below psql" if median["structure_loader"] <= median["psql"] else "ABOVE psql"
+    print(f"\nStructureLoader's median is {verdict} ({median['structure_loader']:.2f} s vs "
+          f"{median['psql']:.2f} s); the BEAM's start is the third row's difference.")
+    (OUT / "copy.md").write_text(
+        f"# COPY benchmark\n\n{size / 1e6:.0f} MB of COPY data, {expected_rows} rows, "
+        f"{reps} runs each\n\n" + markdown_table(header, rows) + "\n")
+    print(f"\nwritten {rel(OUT / 'copy.md')}")
+
+
 # memory benchmark
 
 
@@ -388,9 +469,38 @@ def memory_benchmark():
         f"peak - idle:           {growth:8.1f} MiB (VmHWM - idle: {hwm_growth:.1f} MiB); "
         f"target <= {MEMORY_TARGET_MIB} MiB: {verdict}",
     ]
+    lines += long_line_memory(beam, warmup)
     print("\n" + "\n".join(lines))
     (OUT / "memory.md").write_text("# StructureLoader memory benchmark\n\n```\n" + "\n".join(lines) + "\n```\n")
     print(f"\nwritten {rel(OUT / 'memory.md')}")
+
+
+def long_line_memory(beam, warmup):
+    """What one statement of LONG_LINE_MB on one line costs the BEAM, as a multiple of its size."""
+    path = OUT / f"long-line-{LONG_LINE_MB}mb.sql"
+    if not path.exists():
+        with open(path, "w") as out:
+            out.write("CREATE TABLE t (v text);\nINSERT INTO t VALUES ('")
+            out.write("x" * (LONG_LINE_MB * 1_000_000))
+            out.write("');\n")
+    database = "bench_long_line"
+    admin(f"DROP DATABASE IF EXISTS {database}")
+    admin(f"CREATE DATABASE {database}")
+    try:
+        print(f"\nloading {rel(path)} (one {LONG_LINE_MB} MB line) with StructureLoader ...")
+        result = subprocess.run([*beam.command, BENCH / "memory.exs", path, warmup, database],
+                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        if result.returncode != 0:
+            sys.exit(f"bench: the long-line run failed (exit {result.returncode}):\n{result.stdout[-2000:]}")
+    finally:
+        admin(f"DROP DATABASE IF EXISTS {database}")
+    figures = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    growth = (int(figures["peak_rss_kib"]) - int(figures["idle_rss_kib"])) * 1024 / 1e6
+    return [
+        "",
+        f"one {LONG_LINE_MB} MB line: BEAM RSS peak - idle {growth:.0f} MB, "
+        f"{growth / LONG_LINE_MB:.1f} times the line",
+    ]
 
 
 def copy_dump(size_mb):

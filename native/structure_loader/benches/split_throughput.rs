@@ -6,7 +6,7 @@
 //! 200 MB/s on one core.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use structure_loader::split::{Item, SplitOptions, Splitter};
@@ -48,7 +48,7 @@ fn measure(label: &str, path: &Path, bytes: u64) {
     let mut best = f64::MAX;
     let mut counts = (0, 0, 0);
     for _ in 0..3 {
-        let reader = BufReader::with_capacity(256 * 1024, File::open(path).unwrap());
+        let reader = File::open(path).unwrap();
         let started = Instant::now();
         let (mut statements, mut copies, mut rows) = (0u64, 0u64, 0u64);
         for item in Splitter::new(reader, SplitOptions::default()) {

@@ -126,7 +126,10 @@ impl LoadError {
             SplitErrorKind::Encoding
             | SplitErrorKind::Unterminated
             | SplitErrorKind::NotPlainFormat
-            | SplitErrorKind::Unsupported => ErrorReason::Parse,
+            | SplitErrorKind::Unsupported
+            | SplitErrorKind::TooLong => ErrorReason::Parse,
+            // The load turns an interruption into the error of what stopped it.
+            SplitErrorKind::Interrupted => ErrorReason::Internal,
         };
         LoadError::new(reason, error.message()).at(error.location())
     }

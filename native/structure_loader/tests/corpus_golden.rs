@@ -10,7 +10,6 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::{self, File};
-use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use structure_loader::split::{Item, SplitOptions, Splitter};
 
@@ -48,7 +47,7 @@ fn corpus_files() -> BTreeSet<String> {
 fn split_statements(path: &Path) -> Vec<String> {
     let file =
         File::open(path).unwrap_or_else(|error| panic!("cannot open {}: {error}", path.display()));
-    Splitter::new(BufReader::new(file), SplitOptions::default())
+    Splitter::new(file, SplitOptions::default())
         .filter_map(|item| match item {
             Ok(Item::Sql(statement) | Item::CopyStart(statement)) => Some(statement.text),
             Ok(_) => None,

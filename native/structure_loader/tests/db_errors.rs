@@ -213,7 +213,7 @@ fn a_missing_file_and_a_directory_are_file_errors() {
     assert!(
         error
             .message()
-            .ends_with("it is a directory, not a dump file"),
+            .ends_with("it is a directory, not a regular file"),
         "{error}"
     );
 }
@@ -339,5 +339,97 @@ fn a_backend_terminated_mid_load_is_an_error_and_leaves_nothing() {
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(error.sqlstate(), Some("57P01"), "{error:?}");
     assert_eq!(error.line(), Some(2));
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+/// A dump that waits, mid-load, on an advisory lock the test holds, then copies ~2 MB
+/// (more than the loader reads ahead), so that the file can be changed while the load
+/// is under way; returns the file and the offset where the COPY data starts.
+fn dump_waiting_on(lock: i64) -> (Dump, usize) {
+    let mut content = format!(
+        "CREATE TABLE a (id int, note text);\n\
+         SELECT pg_advisory_xact_lock({lock});\n\
+         COPY a (id, note) FROM stdin;\n"
+    )
+    .into_bytes();
+    let data_start = content.len();
+    for id in 0..20_000 {
+        content.extend_from_slice(format!("{id}\t{}\n", "x".repeat(100)).as_bytes());
+    }
+    content.extend_from_slice(b"\\.\nCREATE TABLE b (id int);\n");
+    (Dump::new(content), data_start)
+}
+
+/// Loads `dump` while holding advisory lock `lock`; once the load waits for it, calls
+/// `change`, then lets the load go on. Returns the load's result.
+fn load_changing_the_file(
+    db: &TestDb,
+    dump: &Dump,
+    lock: i64,
+    change: impl FnOnce(&std::path::Path),
+) -> Result<structure_loader::load::LoadSummary, LoadError> {
+    let mut holder = db.client();
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_lock({lock})"))
+        .unwrap();
+    let path = dump.path.clone();
+    let options = db.options();
+    let loader = std::thread::spawn(move || load_with(&path, &options, &LoadOptions::default()).0);
+    let waiting = format!(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = {lock} \
+         AND NOT granted"
+    );
+    while db.count(&waiting) == 0 {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    change(&dump.path);
+    holder
+        .batch_execute(&format!("SELECT pg_advisory_unlock({lock})"))
+        .unwrap();
+    loader.join().unwrap()
+}
+
+#[test]
+fn a_dump_cut_short_while_it_loads_fails_and_leaves_nothing() {
+    let db = TestDb::create("cutshort");
+    let (dump, data_start) = dump_waiting_on(71);
+    let original = std::fs::metadata(&dump.path).unwrap().len();
+    let cut = data_start as u64 + 1_000_000;
+    let error = load_changing_the_file(&db, &dump, 71, |path| {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.set_len(cut).unwrap();
+    })
+    .unwrap_err();
+    assert_eq!(error.reason(), ErrorReason::File, "{error}");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{path}: the file changed while it was being loaded: it was cut short ({original} \
+             bytes when opened, {cut} now); nothing of it was committed. Load it again once it \
+             stays put",
+            path = dump.path.display()
+        )
+    );
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+#[test]
+fn a_dump_appended_to_while_it_loads_fails_and_leaves_nothing() {
+    let db = TestDb::create("appended");
+    let (dump, _) = dump_waiting_on(72);
+    let error = load_changing_the_file(&db, &dump, 72, |path| {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+        file.write_all(b"CREATE TABLE appended (id int);\n")
+            .unwrap();
+    })
+    .unwrap_err();
+    assert_eq!(error.reason(), ErrorReason::File);
+    assert!(
+        error
+            .message()
+            .contains("changed while it was being loaded: it grew"),
+        "{error}"
+    );
     assert_eq!(db.user_objects(), Vec::<String>::new());
 }

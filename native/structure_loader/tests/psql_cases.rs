@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::BufReader;
 use std::path::PathBuf;
 use structure_loader::split::{Item, SplitErrorKind, SplitOptions, Splitter};
 
@@ -80,7 +79,7 @@ fn split_case(name: &str) -> Outcome {
         items: Vec::new(),
         error: None,
     };
-    for item in Splitter::new(BufReader::new(file), SplitOptions::default()) {
+    for item in Splitter::new(file, SplitOptions::default()) {
         match item {
             Ok(item) => {
                 if let Item::Sql(statement) | Item::CopyStart(statement) = &item {

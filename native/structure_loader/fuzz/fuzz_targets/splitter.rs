@@ -4,20 +4,36 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::io::BufReader;
+use std::io::Read;
 use structure_loader::split::{Item, SplitOptions, Splitter};
 
+/// Hands out at most `step` bytes per read, so that lines straddle the reads.
+struct Trickle<'a> {
+    rest: &'a [u8],
+    step: usize,
+}
+
+impl Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(self.step).min(self.rest.len());
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
+    }
+}
+
 fuzz_target!(|input: &[u8]| {
-    // The first byte chooses the starting standard_conforming_strings and the read buffer
-    // size, so that lines also straddle buffer boundaries.
+    // The first byte chooses the starting standard_conforming_strings and how much each
+    // read returns, so that lines also straddle reads.
     let Some((&knobs, dump)) = input.split_first() else {
         return;
     };
     let options = SplitOptions {
         standard_conforming_strings: knobs & 1 == 0,
     };
-    let capacity = 1 + usize::from(knobs >> 1);
-    let mut splitter = Splitter::new(BufReader::with_capacity(capacity, dump), options);
+    let step = 1 + usize::from(knobs >> 1);
+    let reader = Trickle { rest: dump, step };
+    let mut splitter = Splitter::new(reader, options);
 
     let mut last_offset = None;
     // Where the last statement ended: the next one cannot start before.
@@ -64,4 +80,5 @@ fuzz_target!(|input: &[u8]| {
         }
     }
     assert!(!in_copy, "a COPY block without its end");
+    assert_eq!(splitter.fingerprint().bytes, dump.len() as u64, "not all bytes read");
 });

@@ -10,7 +10,7 @@
 //! A file that cannot be split prints `FILE:LINE:COLUMN: message` on stderr and exits 1.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 use structure_loader::split::{Item, MetaCommand, SplitOptions, Splitter};
 
@@ -27,10 +27,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let reader = BufReader::with_capacity(256 * 1024, file);
     let mut out = BufWriter::new(std::io::stdout().lock());
     let mut copy: Option<(u64, String)> = None;
-    for item in Splitter::new(reader, SplitOptions::default()) {
+    for item in Splitter::new(file, SplitOptions::default()) {
         let line = match item {
             Err(error) => {
                 let _ = out.flush();

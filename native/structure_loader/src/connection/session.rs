@@ -145,6 +145,12 @@ impl<'n> Session<'n> {
         }
     }
 
+    /// Whether the session's stop is due, for code that goes without the server for a
+    /// while and cannot poll (see [`Stop::checker`]).
+    pub(crate) fn stop_checker(&self) -> impl FnMut() -> bool + 'static {
+        self.driver.stop.checker()
+    }
+
     /// Attributes the notices of the requests that follow to `line` of the dump.
     pub(crate) fn set_notice_line(&mut self, line: Option<u64>) {
         self.driver.notice_line = line;
@@ -238,11 +244,22 @@ impl<'n> Session<'n> {
     }
 
     /// Starts `COPY ... FROM STDIN`.
-    pub(crate) async fn copy_in(&mut self, sql: &str) -> Result<CopyIn, LoadError> {
-        let sink = self
-            .driver
-            .drive(self.client.copy_in(sql), OnStop::Cancel)
-            .await?;
+    /// Starts `COPY ... FROM STDIN`, after the simple-query `prelude` when there is one,
+    /// sent at once: the prelude costs no round trip of its own.
+    pub(crate) async fn copy_in(
+        &mut self,
+        prelude: Option<&str>,
+        sql: &str,
+    ) -> Result<CopyIn, LoadError> {
+        let copy_in = self.client.copy_in(sql);
+        let sink = match prelude {
+            Some(prelude) => {
+                self.driver
+                    .drive(after(&self.client, prelude, copy_in), OnStop::Cancel)
+                    .await?
+            }
+            None => self.driver.drive(copy_in, OnStop::Cancel).await?,
+        };
         Ok(CopyIn {
             sink: Box::pin(sink),
         })
@@ -252,11 +269,11 @@ impl<'n> Session<'n> {
     pub(crate) async fn copy_data(
         &mut self,
         copy: &mut CopyIn,
-        data: Vec<u8>,
+        data: Bytes,
     ) -> Result<(), LoadError> {
         let sent = self
             .driver
-            .drive(copy.sink.feed(Bytes::from(data)), OnStop::Cancel)
+            .drive(copy.sink.feed(data), OnStop::Cancel)
             .await;
         match sent {
             Ok(()) => Ok(()),

@@ -168,6 +168,17 @@ impl Stop {
         }
     }
 
+    /// A check of the same conditions for code that does not poll, such as splitting the
+    /// file: `true` once a stop is due.
+    pub(crate) fn checker(&self) -> impl FnMut() -> bool + 'static {
+        let cancel = self.cancel.clone();
+        let deadline = self.deadline.as_ref().map(|(_, at, _)| *at);
+        move || {
+            cancel.as_ref().is_some_and(CancelHandle::is_cancelled)
+                || deadline.is_some_and(|at| Instant::now() >= at)
+        }
+    }
+
     /// Ready once a stop is due.
     pub(crate) fn poll(&mut self, cx: &mut Context<'_>) -> Poll<StopReason> {
         if let Some(cancel) = &self.cancel {

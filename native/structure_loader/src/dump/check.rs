@@ -27,7 +27,7 @@ pub struct CheckSummary {
 pub fn check(path: &Path) -> Result<CheckSummary, LoadError> {
     let dump = DumpFile::open(path)?;
     let pg_dump_version = dump.pg_dump_version()?;
-    let found = survey(dump.reader()?, SplitOptions::default(), None)
+    let found = survey(dump.reader(None)?, SplitOptions::default(), None, None)
         .map_err(|error| error.in_file(path))?;
     Ok(CheckSummary {
         statements: found.statements,

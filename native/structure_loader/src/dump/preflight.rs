@@ -3,11 +3,12 @@
 //! is in it, and finds the pg_dump preamble settings to check against the server.
 
 use crate::error::{ErrorReason, LoadError};
+use crate::split::input::Interrupt;
 use crate::split::item::{Item, MetaCommand, Statement};
 use crate::split::location::Location;
 use crate::split::splitter::{SplitOptions, Splitter};
 use crate::split::statement_kind::StatementKind;
-use std::io::BufRead;
+use std::io::Read;
 
 /// What a dump holds.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -17,6 +18,8 @@ pub(crate) struct Survey {
     pub(crate) copy_blocks: u64,
     pub(crate) copy_rows: u64,
     pub(crate) meta_commands: u64,
+    /// How many bytes were split: a load sends these and no others.
+    pub(crate) bytes: u64,
     /// The settings a load may skip when the server does not know them: those in the
     /// leading run of `SET`/`set_config` statements, in file order. Custom settings
     /// (`myapp.x`), which any server takes, are left out, and so are the role and the
@@ -33,17 +36,23 @@ pub(crate) struct PreambleSetting {
 
 /// Splits all of `reader`. `database` is the database the load is connected to, for
 /// checking `\connect`; `None` (no connection) accepts any `\connect` target.
+/// `interrupt`, asked between blocks read, stops the survey early.
 ///
 /// Errors carry no path; the caller knows it.
 pub(crate) fn survey(
-    reader: impl BufRead,
+    reader: impl Read,
     options: SplitOptions,
     database: Option<&str>,
+    interrupt: Option<Interrupt>,
 ) -> Result<Survey, LoadError> {
     let mut survey = Survey::default();
     let mut in_preamble = true;
     let mut copy_start = None;
-    for item in Splitter::new(reader, options) {
+    let mut splitter = Splitter::new(reader, options);
+    if let Some(interrupt) = interrupt {
+        splitter = splitter.interrupt_when(interrupt);
+    }
+    for item in splitter.by_ref() {
         let item = item.map_err(|error| LoadError::split(&error))?;
         vet(&item, database)?;
         match item {
@@ -79,6 +88,7 @@ pub(crate) fn survey(
             Item::Meta { .. } => survey.meta_commands += 1,
         }
     }
+    survey.bytes = splitter.bytes_read();
     Ok(survey)
 }
 

@@ -23,8 +23,10 @@ const MAX_BATCH_STATEMENTS: usize = 10_000;
 /// Statements waiting to be sent as one message.
 #[derive(Debug, Default)]
 pub(crate) struct Batch {
-    text: String,
-    /// Each statement with the byte offset of its text in `text`.
+    /// The statements' texts joined by newlines, once there are two: a batch of one sends
+    /// its statement's own text, so that a huge statement is not copied.
+    joined: String,
+    /// Each statement with the byte offset of its text in the message.
     statements: Vec<(usize, Statement)>,
 }
 
@@ -34,7 +36,13 @@ impl Batch {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.text.len() >= MAX_BATCH_BYTES || self.statements.len() >= MAX_BATCH_STATEMENTS
+        self.text().len() >= MAX_BATCH_BYTES || self.statements.len() >= MAX_BATCH_STATEMENTS
+    }
+
+    /// Whether adding `statement` would take a batch that holds some already past its
+    /// size.
+    pub(crate) fn would_overflow(&self, statement: &Statement) -> bool {
+        !self.is_empty() && self.text().len() + statement.text.len() >= MAX_BATCH_BYTES
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -44,16 +52,25 @@ impl Batch {
     /// Adds a statement. Statements end with their `;` (only the file's very last one
     /// may lack it), so joining them with newlines keeps each one whole.
     pub(crate) fn push(&mut self, statement: Statement) {
-        if !self.text.is_empty() {
-            self.text.push('\n');
+        if let [(_, first)] = &self.statements[..] {
+            self.joined.push_str(&first.text);
         }
-        self.statements.push((self.text.len(), statement));
-        self.text.push_str(&self.statements.last().unwrap().1.text);
+        if !self.statements.is_empty() {
+            self.joined.push('\n');
+        }
+        self.statements.push((self.joined.len(), statement));
+        if self.statements.len() > 1 {
+            self.joined
+                .push_str(&self.statements.last().expect("just pushed").1.text);
+        }
     }
 
     /// The message to send.
     pub(crate) fn text(&self) -> &str {
-        &self.text
+        match &self.statements[..] {
+            [(_, only)] => &only.text,
+            _ => &self.joined,
+        }
     }
 
     /// The dump line of each statement the server will report on, in order (those it
@@ -99,7 +116,7 @@ impl Batch {
     /// (to turn an error position in the message into one within the statement).
     pub(crate) fn statement(&self, index: usize) -> (&Statement, usize) {
         let (offset, statement) = &self.statements[index];
-        (statement, self.text[..*offset].chars().count())
+        (statement, self.text()[..*offset].chars().count())
     }
 
     /// Splits the batch in two before the statement at `index`.
@@ -119,7 +136,7 @@ impl Batch {
     /// The index of the statement holding the `position`-th character (1-based).
     fn statement_at_char(&self, position: usize) -> Option<usize> {
         let byte = self
-            .text
+            .text()
             .char_indices()
             .nth(position.checked_sub(1)?)
             .map(|(byte, _)| byte)?;

@@ -131,12 +131,18 @@ struct Load<'a, 'n> {
 impl Load<'_, '_> {
     async fn run(mut self) -> Result<LoadSummary, LoadError> {
         let (database, split_options) = self.server_state().await?;
-        let found = survey(self.dump.reader()?, split_options, Some(&database))
-            .map_err(|error| error.in_file(self.dump.path()))?;
+        let found = survey(
+            self.dump.reader(None)?,
+            split_options,
+            Some(&database),
+            Some(Box::new(self.session.stop_checker())),
+        )
+        .map_err(|error| self.stopped_instead(error));
         // Splitting a large file takes a while without the server.
         self.session
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
+        let found = found?;
         // Strict: every setting is sent, and the server fails on one it does not know.
         let skippable: &[PreambleSetting] = if self.options.strict_settings {
             &[]
@@ -144,7 +150,7 @@ impl Load<'_, '_> {
             &found.preamble_settings
         };
         let loaded = match self
-            .in_transaction(skippable, split_options, &database)
+            .in_transaction(skippable, split_options, &database, found.bytes)
             .await
         {
             Ok(loaded) => loaded,
@@ -169,6 +175,7 @@ impl Load<'_, '_> {
         skippable: &[PreambleSetting],
         split_options: SplitOptions,
         database: &str,
+        checked_bytes: u64,
     ) -> Result<bool, LoadError> {
         self.skip = self.begin(skippable).await?;
         if let Some(table) = &self.options.if_absent {
@@ -184,7 +191,10 @@ impl Load<'_, '_> {
                 return Ok(false);
             }
         }
-        self.send_all(split_options, database).await?;
+        let sent_bytes = self
+            .send_all(split_options, database, checked_bytes)
+            .await?;
+        self.dump.unchanged(checked_bytes, sent_bytes)?;
         Ok(true)
     }
 
@@ -230,14 +240,24 @@ impl Load<'_, '_> {
             .collect())
     }
 
-    /// Runs every item of the dump, in order.
-    async fn send_all(&mut self, options: SplitOptions, database: &str) -> Result<(), LoadError> {
+    /// Runs every item of the first `length` bytes of the dump (those the survey checked),
+    /// in order, and says how many bytes it read.
+    async fn send_all(
+        &mut self,
+        options: SplitOptions,
+        database: &str,
+        length: u64,
+    ) -> Result<u64, LoadError> {
         let dump = self.dump;
         let in_file = |error: LoadError| error.in_file(dump.path());
         let mut copy: Option<(Statement, CopyIn)> = None;
-        for item in Splitter::new(dump.reader()?, options) {
-            // The survey saw the same bytes, but the safety checks cost nothing to repeat.
-            let item = item.map_err(|error| in_file(LoadError::split(&error)))?;
+        let mut splitter = Splitter::new(dump.reader(Some(length))?, options)
+            .interrupt_when(self.session.stop_checker());
+        for item in splitter.by_ref() {
+            // The survey checked the same bytes if the file has not changed since it was
+            // opened (which is checked at the end), and these checks cost nothing to repeat.
+            let item =
+                item.map_err(|error| self.stopped_instead(in_file(LoadError::split(&error))))?;
             vet(&item, Some(database)).map_err(in_file)?;
             match item {
                 Item::Sql(statement) => self.execute(statement).await.map_err(in_file)?,
@@ -268,7 +288,17 @@ impl Load<'_, '_> {
                 }
             }
         }
-        self.flush().await.map_err(in_file)
+        self.flush().await.map_err(in_file)?;
+        Ok(splitter.bytes_read())
+    }
+
+    /// The error of what stopped the load when a stop is due, else `error`: splitting
+    /// stops with an error of its own when its stop checker says so.
+    fn stopped_instead(&mut self, error: LoadError) -> LoadError {
+        match self.session.check_stop() {
+            Err(stopped) => stopped.in_file(self.dump.path()),
+            Ok(()) => error.in_file(self.dump.path()),
+        }
     }
 
     /// Queues one statement for sending, unless it is one the load leaves out.
@@ -304,6 +334,10 @@ impl Load<'_, '_> {
             statement.effect,
             Some(SessionEffect::StandardConformingStrings(_))
         );
+        // A statement that would fill the message goes in one of its own, uncopied.
+        if self.batch.would_overflow(&statement) {
+            self.flush().await?;
+        }
         self.batch.push(statement);
         if changes_parsing || self.batch.is_full() {
             self.flush().await?;
@@ -359,13 +393,20 @@ impl Load<'_, '_> {
         Ok(())
     }
 
+    /// Starts a COPY in the load's own transaction, as psql's would run: out of the
+    /// savepoint of the last message, so that the server loads a table created by the
+    /// load as one created in the same transaction (without a free-space map to keep up).
     async fn start_copy(&mut self, statement: Statement) -> Result<(Statement, CopyIn), LoadError> {
         self.session.set_notice_line(Some(statement.start.line));
+        let release = self
+            .savepoint_taken
+            .then_some("RELEASE SAVEPOINT structure_loader");
         let copy = self
             .session
-            .copy_in(&statement.text)
+            .copy_in(release, &statement.text)
             .await
             .map_err(|error| error.in_statement(&statement))?;
+        self.savepoint_taken = false;
         self.summary.statements += 1;
         Ok((statement, copy))
     }

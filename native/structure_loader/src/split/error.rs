@@ -25,6 +25,10 @@ pub enum SplitErrorKind {
     MetaCommand,
     /// Something psql would send that StructureLoader does not support (e.g. `COPY TO STDOUT`).
     Unsupported,
+    /// A line or statement longer than PostgreSQL takes (1 GB).
+    TooLong,
+    /// The reading was interrupted on request (a time limit, a cancelled load).
+    Interrupted,
 }
 
 impl SplitError {

@@ -1,6 +1,7 @@
 use crate::split::encoding::Encoding;
 use crate::split::location::Location;
 use crate::split::statement_kind::{is_blank, StatementKind};
+use bytes::Bytes;
 
 /// One thing psql would do while reading the file, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,7 +13,7 @@ pub enum Item {
     CopyStart(Statement),
     /// One or more whole COPY data lines, each ending in `\n` (the last line of the file
     /// may lack it), as the server must receive them. Never contains the `\.` line.
-    CopyData(Vec<u8>),
+    CopyData(Bytes),
     /// The end of a COPY block: how many data lines it had, and whether it ended at a
     /// `\.` line (`false`: at end of file, which psql also accepts).
     CopyEnd { rows: u64, terminated: bool },

@@ -3,6 +3,7 @@
 
 pub(crate) mod encoding;
 pub(crate) mod error;
+pub(crate) mod input;
 pub(crate) mod item;
 pub(crate) mod lexer;
 pub(crate) mod location;

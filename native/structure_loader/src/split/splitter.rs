@@ -1,15 +1,17 @@
 use crate::split::encoding::Encoding;
 use crate::split::error::{SplitError, SplitErrorKind};
+use crate::split::input::{Input, MAX_STATEMENT_BYTES};
 use crate::split::item::{Item, LineStart, MetaCommand, SessionEffect, Statement};
 use crate::split::lexer::{Lexer, Scanned};
 use crate::split::location::Location;
 use crate::split::meta_command::{self, ParsedMeta};
 use crate::split::query_buffer::{LineCursor, Query};
 use crate::split::statement_kind::{classify, parse_bool, Setting, SettingValue, StatementKind};
-use std::io::BufRead;
+use bytes::Bytes;
+use std::io::Read;
 
 /// COPY data is handed out in pieces of about this many bytes (whole lines).
-const COPY_CHUNK_BYTES: usize = 64 * 1024;
+const COPY_CHUNK_BYTES: usize = 256 * 1024;
 
 /// How the session starts out, as far as splitting is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,23 +33,24 @@ impl Default for SplitOptions {
 /// `psql -v ON_ERROR_STOP=1 -f FILE` would do with it: the queries it would send (byte
 /// for byte), the COPY data it would stream, and the meta-commands it would run.
 ///
-/// Memory stays bounded by the longest query or line, whatever the file's size.
+/// It reads in large blocks, so `reader` needs no buffering of its own. Memory stays
+/// bounded by the longest query or line, whatever the file's size; a line or statement
+/// longer than PostgreSQL takes (1 GB) is an error, and so is a NUL byte, as soon as the
+/// block holding it is read.
 /// Where psql would send something broken (an unterminated quote at end of file) or run
 /// something unsafe (any meta-command but `\restrict`, `\unrestrict` and `\connect`),
 /// the splitter yields a located [`SplitError`] instead, and nothing after it.
 pub struct Splitter<R> {
-    reader: R,
+    input: Input<R>,
     options: SplitOptions,
     lexer: Lexer,
     query: Query,
-    /// The physical line being lexed, without its `\n`, and how far it has been lexed.
-    line: Vec<u8>,
+    /// Where the physical line being lexed is, and how far it has been lexed.
+    line_at: LineAt,
     position: usize,
-    has_line: bool,
+    /// The rest of a COPY statement's line, once its data has been read ([`LineAt::Saved`]).
+    line: Vec<u8>,
     cursor: LineCursor,
-    /// Where the next physical line starts.
-    next_line_number: u64,
-    next_line_offset: u64,
     encoding: Encoding,
     /// A `standard_conforming_strings` change psql would see from the next line on.
     pending_standard_strings: Option<bool>,
@@ -55,6 +58,28 @@ pub struct Splitter<R> {
     state: State,
     /// The rest of a COPY statement's line, lexed once the COPY data has been read.
     line_after_copy: Option<SavedLine>,
+}
+
+/// Where the physical line being lexed is. Lines are lexed where they were read, in the
+/// input's buffer, so that a huge line is not copied before its statement is assembled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LineAt {
+    /// Nowhere: the next line must be read.
+    Nowhere,
+    /// At the start of the input's buffer: its text (without a byte order mark or the
+    /// `\n`) is `buffered()[start..end]`, and `len` bytes go once it has been lexed.
+    Input { start: usize, end: usize, len: usize },
+    /// In `Splitter::line`.
+    Saved,
+}
+
+/// The text of the line `at` says, from the fields that may hold it.
+fn line_text<'a, R: Read>(at: LineAt, input: &'a Input<R>, saved: &'a [u8]) -> &'a [u8] {
+    match at {
+        LineAt::Nowhere => &[],
+        LineAt::Input { start, end, .. } => &input.buffered()[start..end],
+        LineAt::Saved => saved,
+    }
 }
 
 enum State {
@@ -77,25 +102,37 @@ struct SavedLine {
     file_offset: u64,
 }
 
-impl<R: BufRead> Splitter<R> {
+impl<R: Read> Splitter<R> {
     pub fn new(reader: R, options: SplitOptions) -> Self {
         Splitter {
-            reader,
+            input: Input::new(reader),
             options,
             lexer: Lexer::new(options.standard_conforming_strings),
             query: Query::default(),
-            line: Vec::new(),
+            line_at: LineAt::Nowhere,
             position: 0,
-            has_line: false,
+            line: Vec::new(),
             cursor: LineCursor::default(),
-            next_line_number: 1,
-            next_line_offset: 0,
             encoding: Encoding::Utf8,
             pending_standard_strings: None,
             restrict_key: None,
             state: State::Sql,
             line_after_copy: None,
         }
+    }
+
+    /// Makes the splitting stop with a [`SplitErrorKind::Interrupted`] error once
+    /// `interrupt` says so; it is asked before each block is read (every 256 KiB), so
+    /// that a time limit holds while a large file is split.
+    pub fn interrupt_when(mut self, interrupt: impl FnMut() -> bool + 'static) -> Self {
+        self.input.set_interrupt(Box::new(interrupt));
+        self
+    }
+
+    /// How many bytes have been read: the whole input once the splitter has yielded
+    /// its last item.
+    pub fn bytes_read(&self) -> u64 {
+        self.input.bytes_read()
     }
 
     fn next_item(&mut self) -> Result<Option<Item>, SplitError> {
@@ -122,25 +159,38 @@ impl<R: BufRead> Splitter<R> {
     /// Lexes until a query is complete or a meta-command is read. `Ok(None)` when the
     /// current line was used up without either.
     fn sql_step(&mut self) -> Result<Option<Item>, SplitError> {
-        if !self.has_line || self.position >= self.line.len() {
-            if self.has_line {
-                self.has_line = false;
-            }
+        let line_len = line_text(self.line_at, &self.input, &self.line).len();
+        if self.line_at == LineAt::Nowhere || self.position >= line_len {
+            self.line_done();
             if !self.read_sql_line()? {
                 return self.end_of_file();
             }
-            if self.line.is_empty() && !self.lexer.in_quote() {
+            if line_text(self.line_at, &self.input, &self.line).is_empty()
+                && !self.lexer.in_quote()
+            {
                 // psql skips empty lines outside quotes and comments entirely.
                 return Ok(None);
             }
             self.query.begin_line(&self.cursor);
         }
+        let line = line_text(self.line_at, &self.input, &self.line);
+        let line_len = line.len();
         let stop = self
             .lexer
-            .scan(&self.line, self.position, &mut self.query, &mut self.cursor);
+            .scan(line, self.position, &mut self.query, &mut self.cursor);
+        if self.query.bytes.len() > MAX_STATEMENT_BYTES {
+            return Err(SplitError::new(
+                SplitErrorKind::TooLong,
+                self.query.start,
+                format!(
+                    "this statement is longer than {MAX_STATEMENT_BYTES} bytes, more than \
+                     PostgreSQL takes in one statement"
+                ),
+            ));
+        }
         match stop {
             Scanned::EndOfLine => {
-                self.position = self.line.len();
+                self.position = line_len;
                 Ok(None)
             }
             Scanned::Semicolon(end) => {
@@ -157,60 +207,31 @@ impl<R: BufRead> Splitter<R> {
         if let Some(standard) = self.pending_standard_strings.take() {
             self.lexer.standard_conforming_strings = standard;
         }
-        self.line.clear();
-        let read = self.read_line_into_buffer()?;
-        if read == 0 {
+        let utf8 = self.encoding.is_utf8_passthrough();
+        let Some(len) = self.input.next_line(utf8)? else {
             return Ok(false);
-        }
-        if self.line.last() == Some(&b'\n') {
-            self.line.pop();
-        }
+        };
+        let (file_offset, number) = self.input.position();
+        let line = &self.input.buffered()[..len];
+        let start = if number == 1 && line.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let end = if line.ends_with(b"\n") { len - 1 } else { len };
+        self.line_at = LineAt::Input { start, end, len };
+        self.cursor
+            .start_line(number, file_offset + start as u64, !utf8);
         self.position = 0;
-        self.has_line = true;
         Ok(true)
     }
 
-    /// Appends the next physical line (with its `\n`) to `self.line`, checking what
-    /// must hold for every line: no NUL bytes, and on line 1 a plain-format dump
-    /// (with a UTF-8 byte order mark dropped).
-    fn read_line_into_buffer(&mut self) -> Result<usize, SplitError> {
-        let number = self.next_line_number;
-        let mut file_offset = self.next_line_offset;
-        let start = self.line.len();
-        let read = self
-            .reader
-            .read_until(b'\n', &mut self.line)
-            .map_err(|error| {
-                SplitError::new(
-                    SplitErrorKind::Io,
-                    Location::new(number, 1, file_offset),
-                    format!("cannot read the file: {error}"),
-                )
-            })?;
-        if read == 0 {
-            return Ok(0);
+    /// Lets go of the line lexed so far.
+    fn line_done(&mut self) {
+        if let LineAt::Input { len, .. } = self.line_at {
+            self.input.consume(len, 1);
         }
-        self.next_line_number += 1;
-        self.next_line_offset += read as u64;
-        if number == 1 {
-            check_plain_format(&self.line[start..])?;
-            if self.line[start..].starts_with(b"\xEF\xBB\xBF") {
-                self.line.drain(start..start + 3);
-                file_offset += 3;
-            }
-        }
-        if let Some(nul) = memchr::memchr(0, &self.line[start..]) {
-            let mut cursor = LineCursor::default();
-            cursor.start_line(number, file_offset, true);
-            return Err(SplitError::new(
-                SplitErrorKind::Encoding,
-                cursor.location(&self.line[start..], nul),
-                "NUL byte in the file: this is not a text SQL file",
-            ));
-        }
-        self.cursor
-            .start_line(number, file_offset, !self.encoding.is_utf8_passthrough());
-        Ok(self.line.len() - start)
+        self.line_at = LineAt::Nowhere;
     }
 
     fn end_of_file(&mut self) -> Result<Option<Item>, SplitError> {
@@ -229,7 +250,7 @@ impl<R: BufRead> Splitter<R> {
             ));
         }
         // psql sends a final query that lacks its `;` as it stands.
-        let end_line = self.next_line_number.saturating_sub(1).max(1);
+        let end_line = self.input.position().1.saturating_sub(1).max(1);
         self.finish_query(end_line).map(Some)
     }
 
@@ -423,11 +444,12 @@ impl<R: BufRead> Splitter<R> {
         )
     }
 
-    /// Handles the meta-command starting at `self.line[at]`.
+    /// Handles the meta-command starting at byte `at` of the line.
     fn meta_command(&mut self, at: usize) -> Result<Option<Item>, SplitError> {
         self.query.drop_pending_newline();
-        let location = self.cursor.location(&self.line, at);
-        let parsed = meta_command::parse(&self.line, at);
+        let line = line_text(self.line_at, &self.input, &self.line);
+        let location = self.cursor.location(line, at);
+        let parsed = meta_command::parse(line, at);
         self.position = parsed.end;
         let error =
             |message: String| SplitError::new(SplitErrorKind::MetaCommand, location, message);
@@ -495,22 +517,23 @@ impl<R: BufRead> Splitter<R> {
     /// The COPY statement ended: its data starts on the next physical line, and the rest
     /// of this line is lexed after the data.
     fn start_copy(&mut self) {
-        if self.has_line && self.position < self.line.len() {
+        let line = line_text(self.line_at, &self.input, &self.line);
+        if self.position < line.len() {
             self.line_after_copy = Some(SavedLine {
-                line: std::mem::take(&mut self.line),
+                line: line.to_vec(),
                 position: self.position,
                 number: self.cursor.number,
                 file_offset: self.cursor.file_offset,
             });
         }
-        self.has_line = false;
+        self.line_done();
         self.state = State::Copy { rows: 0 };
     }
 
     fn restore_line(&mut self, saved: SavedLine) {
         self.line = saved.line;
+        self.line_at = LineAt::Saved;
         self.position = saved.position;
-        self.has_line = true;
         self.cursor.start_line(
             saved.number,
             saved.file_offset,
@@ -519,77 +542,122 @@ impl<R: BufRead> Splitter<R> {
     }
 
     /// Reads COPY data lines up to about [`COPY_CHUNK_BYTES`], stopping at the `\.`
-    /// line (which psql never sends) or at end of file.
+    /// line (which psql never sends) or at end of file. The lines are scanned where they
+    /// were read and handed out without a copy (transcoded when the file is not UTF-8).
     fn copy_data(&mut self, mut rows: u64) -> Result<Item, SplitError> {
-        self.line.clear();
+        let rows_before = rows;
+        let mut scanned = 0;
+        // How far the line from `scanned` on is known to hold no newline.
+        let mut searched = 0;
         let ended = loop {
-            let start = self.line.len();
-            if self.read_line_into_buffer()? == 0 {
-                break Some(false);
-            }
-            let data_line = &self.line[start..];
-            // psql ends the data only at `\.` followed by a newline.
-            if data_line == b"\\.\n" || data_line == b"\\.\r\n" {
-                self.line.truncate(start);
-                break Some(true);
-            }
-            if !self.encoding.is_utf8_passthrough() {
-                self.transcode_copy_line(start)?;
-            } else if let Err(error) = std::str::from_utf8(&self.line[start..]) {
-                let bad = start + error.valid_up_to();
-                let location = self.cursor.location(&self.line[start..], bad - start);
-                return Err(SplitError::new(
-                    SplitErrorKind::Encoding,
-                    location,
-                    format!(
-                        "byte 0x{:02X} in COPY data (file offset {}) is not valid {}; if the file is in another encoding, put SET client_encoding = '...'; before this point",
-                        self.line[bad],
-                        location.byte_offset,
-                        self.encoding.pg_name()
-                    ),
-                ));
-            }
-            rows += 1;
-            if self.line.len() >= COPY_CHUNK_BYTES {
-                break None;
+            let buffered = self.input.buffered();
+            match memchr::memchr(b'\n', &buffered[searched..]) {
+                Some(newline) => {
+                    let line = &buffered[scanned..searched + newline + 1];
+                    // psql ends the data only at `\.` followed by a newline.
+                    if line == b"\\.\n" || line == b"\\.\r\n" {
+                        break Some(true);
+                    }
+                    scanned += line.len();
+                    searched = scanned;
+                    rows += 1;
+                    if scanned >= COPY_CHUNK_BYTES {
+                        break None;
+                    }
+                }
+                None if buffered.len() - scanned > MAX_STATEMENT_BYTES => {
+                    return Err(SplitError::new(
+                        SplitErrorKind::TooLong,
+                        self.input.location_of(scanned),
+                        format!(
+                            "this COPY row is longer than {MAX_STATEMENT_BYTES} bytes, more \
+                             than PostgreSQL takes"
+                        ),
+                    ));
+                }
+                None => {
+                    searched = buffered.len();
+                    if !self.input.fill()? {
+                        // The file's last line may lack its newline; psql sends it as data.
+                        let rest = self.input.buffered().len() - scanned;
+                        if rest > 0 {
+                            scanned += rest;
+                            rows += 1;
+                        }
+                        break Some(false);
+                    }
+                }
             }
         };
+        let data = self.copy_chunk(scanned, rows - rows_before)?;
+        if ended == Some(true) {
+            let terminator = memchr::memchr(b'\n', self.input.buffered()).map_or(0, |i| i + 1);
+            self.input.consume(terminator, 1);
+        }
         self.state = match ended {
             Some(terminated) => State::CopyEnded { rows, terminated },
             None => State::Copy { rows },
         };
-        if self.line.is_empty() {
-            return self
+        match data {
+            Some(data) => Ok(Item::CopyData(data)),
+            None => self
                 .next_item()
-                .map(|item| item.expect("a COPY block always ends with CopyEnd"));
+                .map(|item| item.expect("a COPY block always ends with CopyEnd")),
         }
-        Ok(Item::CopyData(std::mem::take(&mut self.line)))
     }
 
-    fn transcode_copy_line(&mut self, start: usize) -> Result<(), SplitError> {
-        let mut text = String::with_capacity((self.line.len() - start) * 2);
-        if let Err(bad) = self
-            .encoding
-            .decode_single_byte(&self.line[start..], &mut text)
-        {
-            let location = self.cursor.location(&self.line[start..], bad);
-            return Err(SplitError::new(
-                SplitErrorKind::Encoding,
-                location,
-                format!(
-                    "byte 0x{:02X} in COPY data has no mapping in {}",
-                    self.line[start + bad],
-                    self.encoding.pg_name()
-                ),
-            ));
+    /// Takes the first `len` buffered bytes, `lines` whole COPY lines, as the server must
+    /// receive them: checked as UTF-8, or transcoded to it. `None` when there are none.
+    fn copy_chunk(&mut self, len: usize, lines: u64) -> Result<Option<Bytes>, SplitError> {
+        if len == 0 {
+            return Ok(None);
         }
-        self.line.truncate(start);
-        self.line.extend_from_slice(text.as_bytes());
-        Ok(())
+        let data = &self.input.buffered()[..len];
+        if self.encoding.is_utf8_passthrough() {
+            // COPY data is most of a big dump: SIMD validation keeps up with the disk, and
+            // the slower standard one runs only to locate an invalid byte.
+            if simdutf8::basic::from_utf8(data).is_err() {
+                let bad = std::str::from_utf8(data)
+                    .err()
+                    .map_or(0, |error| error.valid_up_to());
+                return Err(self.copy_encoding_error(bad, "is not valid"));
+            }
+            return Ok(Some(self.input.consume(len, lines)));
+        }
+        let mut text = String::with_capacity(len + len / 8);
+        if let Err(bad) = self.encoding.decode_single_byte(data, &mut text) {
+            return Err(self.copy_encoding_error(bad, "has no mapping in"));
+        }
+        self.input.consume(len, lines);
+        Ok(Some(Bytes::from(text)))
+    }
+
+    fn copy_encoding_error(&self, bad: usize, what: &str) -> SplitError {
+        let location = self.input.location_of(bad);
+        let data = self.input.buffered();
+        // Columns count characters: the bytes are counted again for the character count.
+        let line_start = memchr::memrchr(b'\n', &data[..bad]).map_or(0, |i| i + 1);
+        let mut cursor = LineCursor::default();
+        cursor.start_line(
+            location.line,
+            location.byte_offset - (bad - line_start) as u64,
+            !self.encoding.is_utf8_passthrough(),
+        );
+        SplitError::new(
+            SplitErrorKind::Encoding,
+            cursor.location(&data[line_start..], bad - line_start),
+            format!(
+                "byte 0x{:02X} in COPY data (file offset {}) {what} {}; if the file is in \
+                 another encoding, put SET client_encoding = '...'; before this point",
+                data[bad],
+                location.byte_offset,
+                self.encoding.pg_name()
+            ),
+        )
     }
 }
 
-impl<R: BufRead> Iterator for Splitter<R> {
+impl<R: Read> Iterator for Splitter<R> {
     type Item = Result<Item, SplitError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -601,22 +669,6 @@ impl<R: BufRead> Iterator for Splitter<R> {
             }
         }
     }
-}
-
-/// Refuses the other pg_dump formats and compressed files with advice.
-fn check_plain_format(first_line: &[u8]) -> Result<(), SplitError> {
-    let message = if first_line.starts_with(b"PGDMP") {
-        "this is a pg_dump custom-format archive, not SQL: restore it with pg_restore, or dump with --format=plain"
-    } else if first_line.starts_with(&[0x1f, 0x8b]) {
-        "this file is gzip-compressed: decompress it first"
-    } else {
-        return Ok(());
-    };
-    Err(SplitError::new(
-        SplitErrorKind::NotPlainFormat,
-        Location::new(1, 1, 0),
-        message,
-    ))
 }
 
 #[cfg(test)]
@@ -737,7 +789,7 @@ mod tests {
         assert_eq!(found[1].text, "SELECT 'café';");
         let items = split(b"SET client_encoding = 'LATIN1';\nCOPY t FROM stdin;\n\xe9t\xe9\n\\.\n")
             .unwrap();
-        assert_eq!(items[2], Item::CopyData("été\n".as_bytes().to_vec()));
+        assert_eq!(items[2], Item::CopyData(Bytes::from("été\n")));
     }
 
     #[test]
@@ -769,6 +821,25 @@ mod tests {
         let (kind, _, _, message) = error(b"\x1f\x8b\x08\x00");
         assert_eq!(kind, SplitErrorKind::NotPlainFormat);
         assert!(message.contains("gzip"), "{message}");
+    }
+
+    #[test]
+    fn a_nul_byte_is_refused_as_soon_as_the_block_holding_it_is_read() {
+        let mut input = b"SELECT 1;\n".repeat(1000);
+        input.extend_from_slice(b"SELECT 'a\0b';\n");
+        let mut splitter = Splitter::new(&input[..], SplitOptions::default());
+        let error = splitter.next().unwrap().unwrap_err();
+        assert_eq!(error.kind(), SplitErrorKind::Encoding);
+        assert_eq!(error.location(), Location::new(1001, 10, 10_009));
+        assert!(splitter.next().is_none());
+    }
+
+    #[test]
+    fn every_byte_is_counted_as_read() {
+        let input = b"SELECT 1;\nCOPY t FROM stdin;\na\n\\.\n";
+        let mut splitter = Splitter::new(&input[..], SplitOptions::default());
+        assert_eq!(splitter.by_ref().count(), 4);
+        assert_eq!(splitter.bytes_read(), input.len() as u64);
     }
 
     #[test]
@@ -826,7 +897,7 @@ mod tests {
     fn copy_data_comes_in_bounded_chunks_of_whole_lines() {
         let row = "x".repeat(999) + "\n";
         let mut input = b"COPY t FROM stdin;\n".to_vec();
-        for _ in 0..200 {
+        for _ in 0..600 {
             input.extend_from_slice(row.as_bytes());
         }
         input.extend_from_slice(b"\\.\nSELECT 1;\n");
@@ -838,11 +909,12 @@ mod tests {
                 _ => None,
             })
             .collect();
-        assert_eq!(chunks, [66_000, 66_000, 66_000, 2_000]);
+        // Chunks end after the line that reaches 256 KiB.
+        assert_eq!(chunks, [263_000, 263_000, 74_000]);
         assert!(matches!(
             items[items.len() - 2],
             Item::CopyEnd {
-                rows: 200,
+                rows: 600,
                 terminated: true
             }
         ));
