@@ -10,6 +10,7 @@ defmodule StructureLoader.ReleaseTest do
 
   alias StructureLoader.TestDB
 
+  @moduletag :db
   @moduletag :release
   @moduletag timeout: 600_000
 

@@ -4,7 +4,7 @@ defmodule StructureLoader.PgBouncerTest do
   # session state on the pooled server connection for the next client.
   use ExUnit.Case, async: true
 
-  alias StructureLoader.{Error, TestDB}
+  alias StructureLoader.{Error, TestDB, TestPorts}
 
   @moduletag :db
   @moduletag :pgbouncer
@@ -65,9 +65,6 @@ defmodule StructureLoader.PgBouncerTest do
   defp start_pgbouncer!(pool_sizes) do
     dir = Path.join(System.tmp_dir!(), "sl-pgbouncer-#{System.unique_integer([:positive])}")
     File.mkdir_p!(dir)
-    {:ok, listen} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(listen)
-    :ok = :gen_tcp.close(listen)
 
     databases =
       Enum.map_join(pool_sizes, "\n", fn {database, size} ->
@@ -82,6 +79,21 @@ defmodule StructureLoader.PgBouncerTest do
       ~s("#{user}" "#{System.fetch_env!("PGPASSWORD")}"\n)
     )
 
+    {port, pid} = TestPorts.start_on_free_port(&start_pgbouncer_on(dir, databases, &1))
+
+    on_exit(fn ->
+      System.cmd("kill", [pid])
+      File.rm_rf!(dir)
+    end)
+
+    port
+  end
+
+  # Starts the daemon on `port`: {:ok, pid} once it listens, :port_taken if it could not.
+  defp start_pgbouncer_on(dir, databases, port) do
+    log = Path.join(dir, "pgbouncer-#{port}.log")
+    pid_file = Path.join(dir, "pgbouncer.pid")
+
     File.write!(Path.join(dir, "pgbouncer.ini"), """
     [databases]
     #{databases}
@@ -95,8 +107,8 @@ defmodule StructureLoader.PgBouncerTest do
     pool_mode = transaction
     default_pool_size = 1
     max_client_conn = 100
-    logfile = #{dir}/pgbouncer.log
-    pidfile = #{dir}/pgbouncer.pid
+    logfile = #{log}
+    pidfile = #{pid_file}
     """)
 
     # PgBouncer refuses to run as root.
@@ -110,43 +122,26 @@ defmodule StructureLoader.PgBouncerTest do
 
     {output, status} = System.cmd(command, args, stderr_to_stdout: true)
     assert status == 0, "pgbouncer did not start: #{output}"
-    # The daemon writes its pid file once it listens.
-    wait_for_listener!(port)
-    pid = read_pid_file!(Path.join(dir, "pgbouncer.pid"))
-
-    on_exit(fn ->
-      System.cmd("kill", [pid])
-      File.rm_rf!(dir)
-    end)
-
-    port
+    await_listening(log, port, pid_file)
   end
 
-  defp read_pid_file!(path, attempts \\ 100) do
-    case File.read(path) do
-      {:ok, pid} when pid != "" ->
-        String.trim(pid)
+  # What the daemon's log says of its listening socket.
+  defp await_listening(log, port, pid_file, attempts \\ 200) do
+    text = if File.exists?(log), do: File.read!(log), else: ""
 
-      _ when attempts > 0 ->
+    cond do
+      text =~ "listening on 127.0.0.1:#{port}" and File.exists?(pid_file) ->
+        {:ok, pid_file |> File.read!() |> String.trim()}
+
+      text =~ "Address already in use" ->
+        :port_taken
+
+      attempts == 0 ->
+        flunk("pgbouncer did not say it listens on port #{port}:\n#{text}")
+
+      true ->
         Process.sleep(50)
-        read_pid_file!(path, attempts - 1)
-
-      _ ->
-        flunk("pgbouncer wrote no pid file")
-    end
-  end
-
-  defp wait_for_listener!(port, attempts \\ 100) do
-    case :gen_tcp.connect({127, 0, 0, 1}, port, [], 100) do
-      {:ok, socket} ->
-        :gen_tcp.close(socket)
-
-      {:error, _} when attempts > 0 ->
-        Process.sleep(50)
-        wait_for_listener!(port, attempts - 1)
-
-      {:error, reason} ->
-        flunk("pgbouncer does not listen on port #{port}: #{inspect(reason)}")
+        await_listening(log, port, pid_file, attempts - 1)
     end
   end
 

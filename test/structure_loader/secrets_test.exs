@@ -6,7 +6,7 @@ defmodule StructureLoader.SecretsTest do
 
   import ExUnit.CaptureLog
 
-  alias StructureLoader.{Config, Error, TestDB}
+  alias StructureLoader.{Config, Error, TestDB, TestPorts}
 
   @moduletag :db
 
@@ -44,13 +44,6 @@ defmodule StructureLoader.SecretsTest do
 
   defp percent_encoded, do: URI.encode(@password, &URI.char_unreserved?/1)
 
-  defp closed_port do
-    {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(socket)
-    :ok = :gen_tcp.close(socket)
-    port
-  end
-
   test "every failing call, and a successful one, with Logger captured", context do
     config = context.config
     good = TestDB.write_file!("CREATE TABLE public.t (id integer);\n")
@@ -65,10 +58,10 @@ defmodule StructureLoader.SecretsTest do
 
     {:ok, silent} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
     {:ok, silent_port} = :inet.port(silent)
-    url = "ecto://#{context.role}:#{percent_encoded()}@127.0.0.1:#{closed_port()}/db"
+    url = "ecto://#{context.role}:#{percent_encoded()}@127.0.0.1:#{TestPorts.closed_port()}/db"
 
     failing_loads = [
-      connect_refused: Keyword.put(config, :port, closed_port()),
+      connect_refused: Keyword.put(config, :port, TestPorts.closed_port()),
       connect_timeout: Keyword.merge(config, port: silent_port, connect_timeout: 200),
       from_a_url: [url: url],
       wrong_password_for_another_user: Keyword.put(config, :username, "postgres"),
@@ -104,7 +97,10 @@ defmodule StructureLoader.SecretsTest do
 
         error =
           assert_raise Error, fn ->
-            StructureLoader.table_exists?(Keyword.put(config, :port, closed_port()), "t")
+            StructureLoader.table_exists?(
+              Keyword.put(config, :port, TestPorts.closed_port()),
+              "t"
+            )
           end
 
         refute_secret_in(error)

@@ -133,23 +133,6 @@ defmodule StructureLoader.StructureLoadTest do
         StructureLoader.structure_load("/tmp", Keyword.put(context.config, :log, :loud))
       end
     end
-
-    test "a file with its own BEGIN/COMMIT pair as one transaction", context do
-      path =
-        TestDB.write_file!("""
-        CREATE TABLE public.before (i integer);
-        BEGIN;
-        CREATE TABLE public.inside (i integer);
-        COMMIT;
-        CREATE TABLE public.after (i integer);
-        CREATE TABLE public.before (i integer);
-        """)
-
-      assert {:error, %Error{reason: :database, sqlstate: "42P07", line: 6}} =
-               StructureLoader.structure_load(Path.dirname(path), context.config)
-
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
   end
 
   describe "server notices reach Logger" do
@@ -246,28 +229,6 @@ defmodule StructureLoader.StructureLoadTest do
       TestDB.assert_unchanged!(context.empty, context.database)
     end
 
-    test "a directory", context do
-      dir = Path.dirname(TestDB.write_file!(""))
-      config = Keyword.put(context.config, :dump_path, dir)
-
-      assert {:error, %Error{reason: :file, path: ^dir, line: nil} = error} =
-               StructureLoader.structure_load("/unused", config)
-
-      assert Exception.message(error) =~ ~r/^#{Regex.escape(dir)}: .*directory/i
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
-    test "bytes that are not UTF-8", context do
-      path =
-        TestDB.write_file!("CREATE TABLE public.a (i integer);\nSELECT 'caf\xE9 \xFF\xFE';\n")
-
-      assert {:error, %Error{reason: :parse, path: ^path, line: 2} = error} =
-               load_failing_quietly(path, context.config)
-
-      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:\d+: .*UTF8/i
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
     test "an unterminated quoted string, reported where it opens", context do
       path =
         TestDB.write_file!(
@@ -278,15 +239,6 @@ defmodule StructureLoader.StructureLoadTest do
                load_failing_quietly(path, context.config)
 
       assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:30: .*unterminated/i
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
-    test "a custom-format dump, with pg_restore advice", context do
-      path = TestDB.write_file!("PGDMP\x01\x0e\x00\x04\x08\x01\x01\x01")
-
-      assert {:error, %Error{reason: :parse} = error} = load_failing_quietly(path, context.config)
-
-      assert Exception.message(error) =~ "pg_restore"
       TestDB.assert_unchanged!(context.empty, context.database)
     end
 
@@ -320,9 +272,7 @@ defmodule StructureLoader.StructureLoadTest do
     end
 
     test "a closed port", context do
-      {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-      {:ok, port} = :inet.port(socket)
-      :ok = :gen_tcp.close(socket)
+      port = StructureLoader.TestPorts.closed_port()
       path = TestDB.write_file!(@small_dump)
       config = Keyword.merge(context.config, hostname: "127.0.0.1", port: port)
 
@@ -335,26 +285,6 @@ defmodule StructureLoader.StructureLoadTest do
       TestDB.assert_unchanged!(context.empty, context.database)
     end
 
-    test "a server that never answers, within connect_timeout", context do
-      # The listening socket's backlog completes the TCP handshake; nothing ever replies.
-      {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1}, active: false)
-      {:ok, port} = :inet.port(socket)
-      path = TestDB.write_file!(@small_dump)
-
-      config =
-        Keyword.merge(context.config, hostname: "127.0.0.1", port: port, connect_timeout: 300)
-
-      started = System.monotonic_time(:millisecond)
-
-      assert {:error, %Error{reason: :connect} = error} =
-               StructureLoader.structure_load(Path.dirname(path), config)
-
-      assert System.monotonic_time(:millisecond) - started < 5_000
-      assert Exception.message(error) == "timed out after 300 ms connecting to 127.0.0.1:#{port}"
-      :gen_tcp.close(socket)
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
     test "an unknown database", context do
       path = TestDB.write_file!(@small_dump)
       config = Keyword.put(context.config, :database, "sl_no_such_database")
@@ -364,17 +294,6 @@ defmodule StructureLoader.StructureLoadTest do
 
       assert Exception.message(error) =~ ~s(database "sl_no_such_database" does not exist)
       refute_password(error)
-    end
-
-    test "TLS asked for from a server without it: nothing sent in plain text", context do
-      path = TestDB.write_file!(@small_dump)
-      config = Keyword.put(context.config, :ssl, true)
-
-      assert {:error, %Error{reason: :connect} = error} =
-               StructureLoader.structure_load(Path.dirname(path), config)
-
-      assert Exception.message(error) =~ "the server does not support SSL (TLS)"
-      TestDB.assert_unchanged!(context.empty, context.database)
     end
 
     test "a failing statement in the middle rolls everything back", context do
@@ -415,39 +334,6 @@ defmodule StructureLoader.StructureLoadTest do
                | );\
              """
 
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
-    test "a failing statement without an error position points at its first line", context do
-      path =
-        TestDB.write_file!("""
-        CREATE TABLE public.users (id integer);
-
-        CREATE TABLE public.users (
-            id integer
-        );
-        """)
-
-      assert {:error, %Error{reason: :database, line: 3, column: 1, sqlstate: "42P07"} = error} =
-               StructureLoader.structure_load(Path.dirname(path), context.config)
-
-      assert Exception.message(error) =~
-               ~s(#{path}:3:1: ERROR 42P07: relation "users" already exists\n  | CREATE TABLE)
-
-      TestDB.assert_unchanged!(context.empty, context.database)
-    end
-
-    test "bad COPY data", context do
-      path =
-        TestDB.write_file!(
-          "CREATE TABLE public.n (i integer);\nCOPY public.n (i) FROM stdin;\n1\n2\nthree\n\\.\n"
-        )
-
-      assert {:error, %Error{reason: :database, sqlstate: "22P02"} = error} =
-               StructureLoader.structure_load(Path.dirname(path), context.config)
-
-      assert error.message =~ ~s(invalid input syntax for type integer: "three")
-      assert error.line in [2, 5]
       TestDB.assert_unchanged!(context.empty, context.database)
     end
   end

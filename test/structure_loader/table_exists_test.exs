@@ -135,9 +135,7 @@ defmodule StructureLoader.TableExistsTest do
   end
 
   test "raises StructureLoader.Error when it cannot connect", %{config: config} do
-    {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(socket)
-    :ok = :gen_tcp.close(socket)
+    port = StructureLoader.TestPorts.closed_port()
 
     error =
       assert_raise Error, fn ->

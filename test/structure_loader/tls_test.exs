@@ -4,7 +4,9 @@ defmodule StructureLoader.TLSTest do
   # and the shared test server, which has no TLS.
   use ExUnit.Case, async: true
 
-  alias StructureLoader.{Error, TestDB}
+  alias StructureLoader.{Error, TestDB, TestPorts}
+
+  @moduletag :db
 
   @pg_script Path.expand("../../scripts/pg", __DIR__)
   @password "sl-tls-pw-#{System.unique_integer([:positive])}"
@@ -301,15 +303,7 @@ defmodule StructureLoader.TLSTest do
   # A cluster of its own with ssl=on and `certificate` as the server's; only the
   # client-certificate database demands a client certificate.
   defp start_tls_server!(dir, certs, certificate) do
-    port = free_port()
-
-    {output, status} =
-      System.cmd(@pg_script, ["start", dir, to_string(port)],
-        env: [{"PG_TEST_PASSWORD", @password}],
-        stderr_to_stdout: true
-      )
-
-    unless status == 0, do: raise("cannot start a TLS test server in #{dir}:\n#{output}")
+    {port, _} = TestPorts.start_on_free_port(&start_server(dir, &1))
 
     for {source, name} <- [
           {certificate, "server.pem"},
@@ -361,11 +355,19 @@ defmodule StructureLoader.TLSTest do
     end
   end
 
-  defp free_port do
-    {:ok, socket} = :gen_tcp.listen(0, ip: {127, 0, 0, 1})
-    {:ok, port} = :inet.port(socket)
-    :gen_tcp.close(socket)
-    port
+  # scripts/pg's server on `port`: :port_taken when another process listens there.
+  defp start_server(dir, port) do
+    {output, status} =
+      System.cmd(@pg_script, ["start", dir, to_string(port)],
+        env: [{"PG_TEST_PASSWORD", @password}],
+        stderr_to_stdout: true
+      )
+
+    cond do
+      status == 0 -> {:ok, port}
+      output =~ "Address already in use" -> :port_taken
+      true -> raise "cannot start a TLS test server in #{dir}:\n#{output}"
+    end
   end
 
   # psql over the server's unix socket, which trusts everyone.

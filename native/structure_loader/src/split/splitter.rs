@@ -68,7 +68,11 @@ enum LineAt {
     Nowhere,
     /// At the start of the input's buffer: its text (without a byte order mark or the
     /// `\n`) is `buffered()[start..end]`, and `len` bytes go once it has been lexed.
-    Input { start: usize, end: usize, len: usize },
+    Input {
+        start: usize,
+        end: usize,
+        len: usize,
+    },
     /// In `Splitter::line`.
     Saved,
 }
@@ -165,8 +169,7 @@ impl<R: Read> Splitter<R> {
             if !self.read_sql_line()? {
                 return self.end_of_file();
             }
-            if line_text(self.line_at, &self.input, &self.line).is_empty()
-                && !self.lexer.in_quote()
+            if line_text(self.line_at, &self.input, &self.line).is_empty() && !self.lexer.in_quote()
             {
                 // psql skips empty lines outside quotes and comments entirely.
                 return Ok(None);
