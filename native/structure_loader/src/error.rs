@@ -249,6 +249,7 @@ impl LoadError {
         self
     }
 
+    /// What kind of failure this is.
     pub fn reason(&self) -> ErrorReason {
         self.0.reason
     }
@@ -299,6 +300,7 @@ impl LoadError {
             .map(|server| server.severity.as_str())
     }
 
+    /// The server's DETAIL field.
     pub fn detail(&self) -> Option<&str> {
         self.0
             .server
@@ -306,6 +308,7 @@ impl LoadError {
             .and_then(|server| server.detail.as_deref())
     }
 
+    /// The server's HINT field.
     pub fn hint(&self) -> Option<&str> {
         self.0
             .server

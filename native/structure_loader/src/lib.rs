@@ -22,6 +22,8 @@
 //! [`LoadError`] is the one error type of layers 2 to 4. The crate knows nothing of the
 //! BEAM: the NIF crate is thin glue over this API.
 
+#![warn(missing_docs)]
+
 pub mod connection;
 pub mod dump;
 mod error;

@@ -25,9 +25,11 @@ pub struct ConnectOptions {
     pub endpoints: Vec<Endpoint>,
     /// The addresses a host name stands for (IP addresses are used as written).
     pub address_family: AddressFamily,
+    /// The role to log in as.
     pub user: String,
     /// `None`: no password. A server that asks for one then refuses the login.
     pub password: Option<String>,
+    /// The database to load into.
     pub dbname: String,
     /// Bounds each endpoint's attempt: name lookup, TCP or socket connect, TLS, and
     /// authentication.
@@ -45,6 +47,7 @@ pub struct Endpoint {
     /// A host name or IP address, or the absolute path of the directory holding the
     /// server's unix socket (`.s.PGSQL.PORT`).
     pub host: String,
+    /// The TCP port, or the number in the socket file's name.
     pub port: u16,
 }
 
@@ -52,8 +55,10 @@ pub struct Endpoint {
 /// sees them: IPv4 unless its `socket_options` hold `:inet6`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum AddressFamily {
+    /// IPv4 addresses (`A` records), Postgrex's default.
     #[default]
     Ipv4,
+    /// IPv6 addresses (`AAAA` records).
     Ipv6,
 }
 

@@ -8,8 +8,11 @@ use tokio_postgres::error::DbError;
 pub struct Notice {
     /// `NOTICE`, `WARNING`, `INFO`, `DEBUG` or `LOG`, not localized.
     pub severity: String,
+    /// The primary message.
     pub message: String,
+    /// The server's DETAIL, if any.
     pub detail: Option<String>,
+    /// The server's HINT, if any.
     pub hint: Option<String>,
     /// The dump line of the statement that caused it, when it came from one.
     pub line: Option<u64>,

@@ -40,6 +40,7 @@ struct Shared {
 }
 
 impl CancelHandle {
+    /// A handle no load has been stopped through yet.
     pub fn new() -> Self {
         CancelHandle::default()
     }
@@ -50,6 +51,7 @@ impl CancelHandle {
         self.0.waker.wake();
     }
 
+    /// Whether [`CancelHandle::cancel`] has been called on this handle or a clone.
     pub fn is_cancelled(&self) -> bool {
         self.0.cancelled.load(Ordering::SeqCst)
     }

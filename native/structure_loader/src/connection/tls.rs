@@ -22,6 +22,7 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// is ever held here: the client key stays in its file until connecting.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TlsOptions {
+    /// What TLS must achieve: encryption only, or a verified server too.
     pub mode: TlsMode,
     /// Trusted CA certificates, DER-encoded, in addition to those in `ca_certificate_file`.
     /// Only the verifying modes use CAs; with none given they trust the system's CA store

@@ -10,6 +10,7 @@ pub struct CheckSummary {
     /// SQL statements in the file, including `COPY` statements and the transaction control
     /// and settings statements a load would not send.
     pub statements: u64,
+    /// `COPY ... FROM stdin` blocks.
     pub copy_blocks: u64,
     /// Data lines in all COPY blocks.
     pub copy_rows: u64,

@@ -44,6 +44,7 @@ pub struct LoadSummary {
     pub loaded: bool,
     /// SQL statements sent, including `COPY` statements.
     pub statements: u64,
+    /// `COPY ... FROM stdin` blocks sent.
     pub copy_blocks: u64,
     /// Rows the server stored from COPY data.
     pub copy_rows: u64,

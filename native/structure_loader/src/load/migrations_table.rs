@@ -10,7 +10,9 @@ use tokio_postgres::types::Type;
 /// Names are exact (case-sensitive, unquoted), as the catalog stores them.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TableRef {
+    /// The schema; `None` for `current_schema()`.
     pub schema: Option<String>,
+    /// The table's name.
     pub table: String,
 }
 

@@ -5,6 +5,7 @@
 /// A client encoding the splitter can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Encoding {
+    /// UTF-8, PostgreSQL's `UTF8`: passed through, checked.
     Utf8,
     /// Bytes 0x00-0x7F only are meaningful; like PostgreSQL's SQL_ASCII we pass bytes
     /// through, so the text must still be valid UTF-8 to reach a UTF-8 connection.

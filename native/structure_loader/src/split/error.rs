@@ -44,6 +44,7 @@ impl SplitError {
         }
     }
 
+    /// What kind of problem this is.
     pub fn kind(&self) -> SplitErrorKind {
         self.kind
     }

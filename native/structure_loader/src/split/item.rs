@@ -16,10 +16,17 @@ pub enum Item {
     CopyData(Bytes),
     /// The end of a COPY block: how many data lines it had, and whether it ended at a
     /// `\.` line (`false`: at end of file, which psql also accepts).
-    CopyEnd { rows: u64, terminated: bool },
+    CopyEnd {
+        /// Data lines in the block.
+        rows: u64,
+        /// Whether a `\.` line ended it.
+        terminated: bool,
+    },
     /// A meta-command psql would honour and StructureLoader allows.
     Meta {
+        /// Which meta-command.
         command: MetaCommand,
+        /// Where its backslash stands.
         location: Location,
     },
 }
@@ -28,12 +35,21 @@ pub enum Item {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetaCommand {
     /// `\restrict KEY`: from here on only `\unrestrict KEY` is allowed.
-    Restrict { key: String },
+    Restrict {
+        /// The key `\unrestrict` must give.
+        key: String,
+    },
     /// `\unrestrict KEY` with the key that `\restrict` set.
-    Unrestrict { key: String },
+    Unrestrict {
+        /// The key `\restrict` set.
+        key: String,
+    },
     /// `\connect [DBNAME]` (pg_dump -C): the executor allows only the database it is
     /// already connected to. `None` (no name, or `-`) means the current database.
-    Connect { dbname: Option<String> },
+    Connect {
+        /// The database named.
+        dbname: Option<String>,
+    },
 }
 
 /// What a statement changes in the session that later splitting or sending depends on.

@@ -107,6 +107,7 @@ struct SavedLine {
 }
 
 impl<R: Read> Splitter<R> {
+    /// A splitter reading `reader` from its start, with the session as `options` says.
     pub fn new(reader: R, options: SplitOptions) -> Self {
         Splitter {
             input: Input::new(reader),
