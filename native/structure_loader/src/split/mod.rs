@@ -17,3 +17,4 @@ pub use error::{SplitError, SplitErrorKind};
 pub use item::{Item, MetaCommand, SessionEffect, Statement};
 pub use location::Location;
 pub use splitter::{SplitOptions, Splitter};
+pub use statement_kind::{Setting, SettingValue, StatementKind};
