@@ -100,7 +100,8 @@ impl Lexer {
         self.inside != Inside::Code
     }
 
-    /// The outermost construct still open, if any, and where it opened.
+    /// The innermost construct still open, if any, and where it opened: the one the
+    /// writer most likely forgot to close (`('x);` lacks a quote, not a parenthesis).
     pub(crate) fn unclosed(&self) -> Option<(Unclosed, Location)> {
         let quote = match self.inside {
             Inside::Code => None,
@@ -111,13 +112,13 @@ impl Lexer {
         };
         let candidates = [
             quote.map(|q| (q, self.opened_at)),
-            self.parens.first().map(|&at| (Unclosed::Parenthesis, at)),
-            self.blocks.first().map(|&at| (Unclosed::BeginAtomic, at)),
+            self.parens.last().map(|&at| (Unclosed::Parenthesis, at)),
+            self.blocks.last().map(|&at| (Unclosed::BeginAtomic, at)),
         ];
         candidates
             .into_iter()
             .flatten()
-            .min_by_key(|(_, at)| at.byte_offset)
+            .max_by_key(|(_, at)| at.byte_offset)
     }
 
     /// Scans `line` (without its `\n`) from `i`, appending what psql would keep to `query`.

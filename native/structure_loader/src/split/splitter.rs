@@ -828,6 +828,23 @@ mod tests {
     }
 
     #[test]
+    fn the_innermost_unterminated_construct_is_reported_where_it_opened() {
+        let (kind, line, column, message) = error(b"INSERT INTO t VALUES ('x);\n");
+        assert_eq!((kind, line, column), (SplitErrorKind::Unterminated, 1, 23));
+        assert!(
+            message.starts_with("unterminated quoted string"),
+            "{message}"
+        );
+        let (_, line, column, message) = error(b"SELECT f((1,\n  (2\n");
+        assert_eq!((line, column), (2, 3));
+        assert!(message.starts_with("unclosed parenthesis"), "{message}");
+        let (_, line, column, message) =
+            error(b"CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT (1;\n");
+        assert_eq!((line, column), (3, 10));
+        assert!(message.starts_with("unclosed parenthesis"), "{message}");
+    }
+
+    #[test]
     fn a_nul_byte_is_refused_as_soon_as_the_block_holding_it_is_read() {
         let mut input = b"SELECT 1;\n".repeat(1000);
         input.extend_from_slice(b"SELECT 'a\0b';\n");
