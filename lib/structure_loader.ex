@@ -48,41 +48,53 @@ defmodule StructureLoader do
   `schema_migrations` and load nothing. Without Ecto, the one-liner
   `bin/my_app eval 'StructureLoader.load!(MyApp.Repo)'` does the load alone.
 
-  `structure_load/2` has the shape of `c:Ecto.Adapter.Structure.structure_load/2` and always
+  `structure_load/3` has the shape of `c:Ecto.Adapter.Structure.structure_load/2` and always
   loads, for code that calls the adapter callback.
 
   ## Connection settings
 
   Every function taking `repo_or_config` accepts an Ecto repo module (any module exporting
-  `config/0`, whose result is read) or the keyword list itself. The keys are Ecto's and
-  Postgrex's: `:url`, `:hostname`, `:port`, `:username`, `:password`, `:database`,
-  `:socket_dir`, `:socket`, `:ssl`, `:parameters`, `:connect_timeout`, with the same `PG*`
-  environment defaults; see `StructureLoader.Config` for the details, TLS included.
+  `config/0`, whose result is read) or the keyword list itself. StructureLoader connects
+  where and as whom the repo connects: the keys are Ecto's, Postgrex's and DBConnection's
+  (`:url`, `:hostname`, `:endpoints`, `:socket_dir`, `:username`, `:password`, `:database`,
+  `:ssl`, `:parameters`, `:after_connect`, `:configure`, ...), with the same `PG*`
+  environment defaults; see `StructureLoader.Config`. A key it cannot honour is an
+  `ArgumentError`, never silently ignored.
+
+  The options of each function may also give connection keys, which win over the repo's
+  (its URL included). Within one keyword list, the `:url` wins over the keys beside it, as
+  Ecto merges it; an Ecto repo's `config/0` has merged it already.
 
   ## Options
+
+  Unknown options and values of the wrong type are `ArgumentError`s.
 
   | Option                      | Default              | Meaning                                                    |
   | --------------------------- | -------------------- | ---------------------------------------------------------- |
   | `:dump_path`                | see `load/2`         | the file to load                                           |
-  | `:priv`                     | `"priv/repo"` for `MyApp.Repo` | the repo's priv directory inside its OTP app       |
-  | `:otp_app`                  | the repo's           | the OTP app whose priv directory holds the file            |
-  | `:migration_source`         | `"schema_migrations"`| the table whose presence means "already loaded"            |
-  | `:migration_default_prefix` | `current_schema()`   | the schema of that table                                   |
-  | `:strict_settings`          | `false`              | fail on preamble settings the server does not know         |
-  | `:log`                      | `:info`              | Logger level of the summary line, or `false`               |
-  | `:timeout`                  | `:infinity`          | ms for the whole load (`load/2` only), see below           |
+  | `:priv`                     | `"priv/repo"` for `MyApp.Repo` | the repo's priv directory inside its OTP app (`load/2`) |
+  | `:otp_app`                  | the repo's           | the OTP app whose priv directory holds the file (`load/2`) |
+  | `:migration_source`         | `"schema_migrations"`| the table whose presence means "already loaded" (`load/2`) |
+  | `:migration_default_prefix` | `current_schema()`   | the schema of that table (`load/2`)                        |
+  | `:strict_settings`          | `false`              | fail on preamble settings the server does not know, as psql |
+  | `:timeout`                  | `:infinity`          | ms for the whole load, see below                           |
+  | `:log`                      | `:info`              | Logger level of the summary line, or `false` (`load/2`)    |
+  | `:skip_if_missing`          | `false`              | a missing file is not an error: `status: :skipped` (`load/2`) |
+
+  `:dump_path`, `:priv`, `:otp_app`, `:migration_source` and `:migration_default_prefix` are
+  read from the repo configuration too, as Ecto keeps them there; the options win. The others
+  come from the options only: a repo's `:log` and `:timeout` are Ecto's query log level and
+  per-query limit, not the load's.
 
   ## Time limit, cancellation and failures
 
-  `load/2` takes a `:timeout` in milliseconds (default `:infinity`, as psql and
-  `Ecto.Migrator` have no limit either). It bounds the whole load: connecting, waiting for
-  the advisory lock while another node loads, every statement, and COPY. When it expires,
-  nothing more is sent, the statement running on the server is cancelled with a cancel
-  request (sent again until it takes effect), the transaction is rolled back, and the result
-  is `{:error, %StructureLoader.Error{reason: :timeout}}` located at the statement that was
-  running. Only the options given to `load/2` are read for it: an Ecto repo's own `:timeout`
-  (its per-query limit) is not, and `structure_load/2`, which takes the repo configuration
-  as Ecto's callback does, has no time limit.
+  `:timeout` in milliseconds (default `:infinity`, as psql and `Ecto.Migrator` have no limit
+  either) bounds the whole load: connecting, waiting for the advisory lock while another
+  node loads, splitting the file, every statement, and COPY. When it expires, nothing more
+  is sent, the statement running on the server is cancelled with a cancel request (sent
+  again until it takes effect), the transaction is rolled back, and the result is
+  `{:error, %StructureLoader.Error{reason: :timeout}}` located at the statement that was
+  running.
 
   If the process that called the load exits (it is killed, or it was linked to a process
   that crashed), the load is cancelled the same way within moments, so no orphaned server
@@ -97,9 +109,10 @@ defmodule StructureLoader do
 
   ## Logging
 
-  A successful load logs one line at the `:log` level:
+  `load/2` logs one line at the `:log` level, naming the repo as `mix ecto.load` does:
 
-      loaded 2,417 statements and 3 COPY blocks (15,600 rows) from priv/repo/structure.sql in 812 ms
+      The structure for MyApp.Repo has been loaded from priv/repo/structure.sql in 812 ms (2,417 statements, 3 COPY blocks with 15,600 rows)
+      The structure for MyApp.Repo is already loaded (schema_migrations exists): priv/repo/structure.sql was not loaded
 
   The server's notices are logged as they arrive, whatever `:log` says, at the level matching
   their severity (`WARNING` as `:warning`, `NOTICE` and `INFO` as `:info`, `DEBUG` and `LOG`
@@ -109,7 +122,7 @@ defmodule StructureLoader do
 
   require Logger
 
-  alias StructureLoader.{Config, Error, Native, Notices, TableName}
+  alias StructureLoader.{Config, Error, Native, Notices, Options, Summary, TableName}
 
   @typedoc "An Ecto repo module (anything exporting `config/0`) or its keyword list."
   @type repo_or_config :: module() | keyword()
@@ -123,31 +136,32 @@ defmodule StructureLoader do
           pg_dump_version: String.t() | nil
         }
 
-  @log_levels [:emergency, :alert, :critical, :error, :warning, :notice, :info, :debug]
-
   @doc """
-  Loads `config[:dump_path]`, or `structure.sql` in `default_dir`, into the database that
-  `config` names. Always loads; see `load/2` for the load-once entry point.
+  Loads `opts[:dump_path]`, `config[:dump_path]`, or `structure.sql` in `default_dir`,
+  into the database that `config` names. Always loads; see `load/2` for the load-once entry
+  point. Logs nothing of its own but the server's notices, as Ecto's adapter callback.
 
-  The shape of `c:Ecto.Adapter.Structure.structure_load/2`: `config` is the repo's
-  configuration, which may also carry the `:strict_settings` and `:log` options.
+  The shape of `c:Ecto.Adapter.Structure.structure_load/2`, with options:
+  `:dump_path`, `:strict_settings`, `:timeout`, and connection keys.
 
       StructureLoader.structure_load("priv/repo", MyApp.Repo.config())
       #=> {:ok, "priv/repo/structure.sql"}
   """
-  @spec structure_load(Path.t(), keyword()) :: {:ok, Path.t()} | {:error, Error.t()}
-  def structure_load(default_dir, config) when is_list(config) do
+  @spec structure_load(Path.t(), keyword(), keyword()) :: {:ok, Path.t()} | {:error, Error.t()}
+  def structure_load(default_dir, config, opts \\ []) when is_list(config) do
+    {options, overrides} = Options.split!(opts, :structure_load)
+    options = Options.with_repo_config(options, config)
+
     {path, origin} =
-      case config[:dump_path] do
+      case options.dump_path do
         nil -> {Path.join(default_dir, "structure.sql"), "structure.sql in the directory given"}
         path -> {path, "given as :dump_path"}
       end
 
-    log = log_level!(Keyword.get(config, :log, :info))
+    {:ok, connection} = Config.new(Keyword.merge(config, overrides))
 
-    with {:ok, connection} <- Config.new(config),
-         :ok <- ensure_exists(path, origin),
-         {:ok, _summary} <- run_load(path, connection, load_options(config, nil), log) do
+    with :ok <- ensure_exists(path, origin),
+         {:ok, _summary} <- run_load(path, connection, native_options(options, nil)) do
       {:ok, path}
     end
   end
@@ -159,66 +173,81 @@ defmodule StructureLoader do
   table name, checks for the table (`:migration_source`, default `"schema_migrations"`, in
   `:migration_default_prefix`, else `current_schema()`) and loads the file if the table is
   absent. Several nodes calling this at once against an empty database: one loads, the
-  others wait for its commit and return `{:ok, :already_loaded}`. It keeps no session
+  others wait for its commit and return `status: :already_loaded`. It keeps no session
   state, so it also works through a transaction-pooling proxy.
 
   The file is `:dump_path` if given, else where Ecto keeps it in a release:
-  `Application.app_dir(otp_app, priv)` + `"/structure.sql"`, with `otp_app` from the repo
-  config's `:otp_app` (or the application the repo module belongs to) and `priv` from
-  `:priv`, else `"priv/"` + the underscored last part of the repo name (`MyApp.Repo` ->
-  `"priv/repo"`). A keyword list without a repo needs `:dump_path` or `:otp_app` (its
-  default `priv` is `"priv/repo"`). The file must exist, even when the table does: a release
-  built without it is an error, not a silent skip.
+  `Application.app_dir(otp_app, priv)` + `"/structure.sql"`, with `otp_app` from
+  `:otp_app` (or the application the repo module belongs to) and `priv` from `:priv`, else
+  `"priv/"` + the underscored last part of the repo name (`MyApp.Repo` -> `"priv/repo"`). A
+  keyword list without a repo needs `:dump_path` or `:otp_app` (its default `priv` is
+  `"priv/repo"`). The file must exist, even when the table does: a release built without it
+  is an error, not a silent skip, unless `skip_if_missing: true` (a repo that has only
+  migrations, in a loop over `:ecto_repos`).
 
-  `opts` are the options in the module documentation; they override the same keys of the
-  repo configuration, and may override connection settings too.
+  A repo whose `:migration_repo` (ecto_sql's) is another repo keeps its migrations table
+  there: that repo must reach the same database, since the check happens inside the
+  loading transaction.
 
-      StructureLoader.load(MyApp.Repo)
-      #=> {:ok, :loaded, "/app/lib/my_app-0.1.0/priv/repo/structure.sql"}
-      StructureLoader.load(MyApp.Repo)
-      #=> {:ok, :already_loaded}
+      {:ok, %StructureLoader.Summary{status: :loaded, statements: 412}} =
+        StructureLoader.load(MyApp.Repo)
+
+      {:ok, %StructureLoader.Summary{status: :already_loaded}} = StructureLoader.load(MyApp.Repo)
   """
-  @spec load(repo_or_config(), keyword()) ::
-          {:ok, :loaded, Path.t()} | {:ok, :already_loaded} | {:error, Error.t()}
+  @spec load(repo_or_config(), keyword()) :: {:ok, Summary.t()} | {:error, Error.t()}
   def load(repo_or_config, opts \\ []) do
+    started = System.monotonic_time()
     {repo, repo_config} = repo_config(repo_or_config)
-    config = Keyword.merge(repo_config, Keyword.drop(opts, [:log, :strict_settings, :timeout]))
-    log = log_level!(Keyword.get(opts, :log, :info))
-    {path, origin} = dump_path(repo, config)
+    {options, overrides} = Options.split!(opts, :load)
+    options = Options.with_repo_config(options, repo_config)
+    config = Keyword.merge(repo_config, overrides)
+    {path, origin} = dump_path(repo, config, options)
+    {:ok, connection} = Config.new(config)
+    table = migrations_table!(repo, config, connection, options)
+    summary = %Summary{repo: repo, path: path}
 
-    table = to_string(config[:migration_source] || "schema_migrations")
-    schema = config[:migration_default_prefix] && to_string(config[:migration_default_prefix])
+    result =
+      case ensure_exists(path, origin) do
+        {:error, %Error{reason: :file}} when options.skip_if_missing ->
+          {:ok, %{summary | status: :skipped}}
 
-    options =
-      opts
-      |> load_options(%{schema: schema, table: table})
-      |> Map.put(:timeout_ms, timeout!(Keyword.get(opts, :timeout, :infinity)))
+        {:error, _} = error ->
+          error
 
-    with {:ok, connection} <- Config.new(config),
-         :ok <- ensure_exists(path, origin),
-         {:ok, summary} <- run_load(path, connection, options, log) do
-      if summary.loaded do
-        {:ok, :loaded, path}
-      else
-        qualified = if schema, do: "#{schema}.#{table}", else: table
-        log(log, fn -> "structure already loaded (#{qualified} exists), skipped #{path}" end)
-        {:ok, :already_loaded}
+        :ok ->
+          with {:ok, loaded} <- run_load(path, connection, native_options(options, table)) do
+            status = if loaded.loaded, do: :loaded, else: :already_loaded
+
+            {:ok,
+             %{
+               summary
+               | status: status,
+                 statements: loaded.statements,
+                 copy_blocks: loaded.copy_blocks,
+                 copy_rows: loaded.copy_rows,
+                 meta_commands: loaded.meta_commands,
+                 skipped_settings: loaded.skipped_settings
+             }}
+          end
       end
+
+    with {:ok, summary} <- result do
+      summary = %{summary | duration_ms: elapsed_ms(started)}
+      log_summary(options.log, summary, table)
+      {:ok, summary}
     end
   end
 
   @doc """
-  Like `load/2`, but returns `:loaded` or `:already_loaded` and raises
+  Like `load/2`, but returns the `StructureLoader.Summary` and raises
   `StructureLoader.Error` on failure.
 
-      StructureLoader.load!(MyApp.Repo)
-      #=> :loaded
+      %StructureLoader.Summary{status: :loaded} = StructureLoader.load!(MyApp.Repo)
   """
-  @spec load!(repo_or_config(), keyword()) :: :loaded | :already_loaded
+  @spec load!(repo_or_config(), keyword()) :: Summary.t()
   def load!(repo_or_config, opts \\ []) do
     case load(repo_or_config, opts) do
-      {:ok, :loaded, _path} -> :loaded
-      {:ok, :already_loaded} -> :already_loaded
+      {:ok, summary} -> summary
       {:error, error} -> raise error
     end
   end
@@ -234,8 +263,9 @@ defmodule StructureLoader do
   double quotes is taken literally, so it may hold dots, with `""` for a double quote:
   `~s("my.schema"."odd""name")` is the table `odd"name` in the schema `my.schema`.
 
-  Raises `StructureLoader.Error` when the database cannot be queried, for instance when it
-  cannot connect, and `ArgumentError` for a malformed name.
+  `opts` take `:prefix` and connection keys. Raises `StructureLoader.Error` when the
+  database cannot be queried, for instance when it cannot connect, and `ArgumentError` for a
+  malformed name or option.
 
       StructureLoader.table_exists?(MyApp.Repo, "schema_migrations")
       #=> true
@@ -245,25 +275,25 @@ defmodule StructureLoader do
   @spec table_exists?(repo_or_config(), String.t(), keyword()) :: boolean()
   def table_exists?(repo_or_config, table, opts \\ []) when is_binary(table) do
     {_repo, config} = repo_config(repo_or_config)
+    {options, overrides} = Options.split!(opts, :table_exists)
 
     {schema, table} =
-      case {TableName.parse(table), opts[:prefix]} do
+      case {TableName.parse(table), options.prefix} do
         {{schema, table}, nil} ->
           {schema, table}
 
         {{nil, table}, prefix} ->
-          {to_string(prefix), table}
+          {prefix, table}
 
         {{_schema, _table}, _prefix} ->
           raise ArgumentError, "#{table} names a schema and so does :prefix"
       end
 
-    with {:ok, connection} <- Config.new(config),
-         {:ok, exists} <- Native.table_exists(Config.to_native(connection), schema, table) do
-      exists
-    else
-      {:error, %Error{} = error} -> raise error
-      {:error, error} -> raise Error.from_native(error)
+    {:ok, connection} = Config.new(Keyword.merge(config, overrides))
+
+    case native(fn -> Native.table_exists(Config.to_native(connection), schema, table) end) do
+      {:ok, exists} -> exists
+      {:error, error} -> raise error
     end
   end
 
@@ -281,10 +311,7 @@ defmodule StructureLoader do
   """
   @spec check(Path.t()) :: {:ok, check_summary()} | {:error, Error.t()}
   def check(path) do
-    case Native.check(path) do
-      {:ok, summary} -> {:ok, summary}
-      {:error, error} -> {:error, Error.from_native(error)}
-    end
+    native(fn -> Native.check(path) end)
   end
 
   defp repo_config(config) when is_list(config), do: {nil, config}
@@ -298,15 +325,15 @@ defmodule StructureLoader do
     end
   end
 
-  defp dump_path(repo, config) do
-    otp_app = config[:otp_app] || (repo && Application.get_application(repo))
+  defp dump_path(repo, config, options) do
+    otp_app = options.otp_app || config[:otp_app] || (repo && Application.get_application(repo))
 
     cond do
-      path = config[:dump_path] ->
+      path = options.dump_path ->
         {path, "given as :dump_path"}
 
       otp_app ->
-        priv = config[:priv] || "priv/" <> repo_directory(repo)
+        priv = options.priv || "priv/" <> repo_directory(repo)
         path = otp_app |> Application.app_dir(priv) |> Path.join("structure.sql")
 
         {path,
@@ -325,6 +352,31 @@ defmodule StructureLoader do
   defp repo_directory(nil), do: "repo"
   defp repo_directory(repo), do: repo |> Module.split() |> List.last() |> Macro.underscore()
 
+  # The migrations table, as ecto_sql's get_repo_and_source/2 finds it: named by the repo's
+  # configuration, kept in its :migration_repo.
+  defp migrations_table!(repo, config, connection, options) do
+    case config[:migration_repo] do
+      migration_repo when migration_repo in [nil, repo] ->
+        :ok
+
+      migration_repo ->
+        {_, migration_config} = repo_config(migration_repo)
+        {:ok, migration_connection} = Config.new(migration_config)
+
+        unless Config.same_database?(connection, migration_connection) do
+          raise ArgumentError,
+                "#{inspect(repo)}'s :migration_repo #{inspect(migration_repo)} reaches another " <>
+                  "database: StructureLoader decides whether to load inside the loading " <>
+                  "transaction, so the migrations table must be in the database it loads into"
+        end
+    end
+
+    %{
+      schema: options.migration_default_prefix,
+      table: options.migration_source || "schema_migrations"
+    }
+  end
+
   # The NIF reports a missing file too, but only here is it known why this path was chosen.
   # Any other problem (a directory, no permission, a symlink loop) the NIF reports as it
   # opens the file.
@@ -341,56 +393,76 @@ defmodule StructureLoader do
     end
   end
 
-  defp load_options(opts, if_absent) do
+  defp native_options(options, table) do
     %{
-      strict_settings: Keyword.get(opts, :strict_settings, false) == true,
-      if_absent: if_absent,
-      timeout_ms: nil
+      strict_settings: options.strict_settings,
+      if_absent: table,
+      timeout_ms: if(options.timeout == :infinity, do: nil, else: options.timeout)
     }
   end
 
-  defp timeout!(:infinity), do: nil
-  defp timeout!(timeout) when is_integer(timeout) and timeout > 0, do: timeout
-
-  defp timeout!(other) do
-    raise ArgumentError,
-          "expected :timeout to be :infinity or a positive number of milliseconds, got: " <>
-            inspect(other)
-  end
-
-  defp run_load(path, connection, options, log) do
-    started = System.monotonic_time()
+  defp run_load(path, connection, options) do
     native_connection = Config.to_native(connection)
 
-    result =
+    native(fn ->
       Notices.relay(path, fn notify ->
         Native.structure_load(path, native_connection, options, notify)
       end)
+    end)
+  end
 
-    case result do
-      {:ok, %{loaded: true} = summary} ->
-        elapsed =
-          System.convert_time_unit(System.monotonic_time() - started, :native, :millisecond)
+  # Calls the NIF, unless it could not be loaded; its error maps become exceptions.
+  defp native(call) do
+    case Native.load_error() do
+      nil ->
+        case call.() do
+          {:ok, value} -> {:ok, value}
+          {:error, error} -> {:error, Error.from_native(error)}
+        end
 
-        log(log, fn -> summary_line(summary, path, elapsed) end)
-        {:ok, summary}
-
-      {:ok, summary} ->
-        {:ok, summary}
-
-      {:error, error} ->
-        {:error, Error.from_native(error)}
+      {path, why} ->
+        {:error,
+         %Error{
+           reason: :nif_not_loaded,
+           path: path,
+           message:
+             "the StructureLoader NIF could not be loaded: #{why}. The release must carry " <>
+               "priv/native/libstructure_loader_nif.so built for this machine's system and " <>
+               "architecture: build the release where it runs (or for its Rust target)"
+         }}
     end
   end
 
-  defp summary_line(summary, path, elapsed) do
+  defp log_summary(false, _summary, _table), do: :ok
+
+  defp log_summary(level, summary, table) do
+    subject =
+      if summary.repo, do: "The structure for #{inspect(summary.repo)}", else: "The structure"
+
+    Logger.log(level, fn ->
+      case summary.status do
+        :loaded ->
+          "#{subject} has been loaded from #{summary.path} in #{summary.duration_ms} ms " <>
+            "(#{counts(summary)})"
+
+        :already_loaded ->
+          qualified = if table.schema, do: "#{table.schema}.#{table.table}", else: table.table
+          "#{subject} is already loaded (#{qualified} exists): #{summary.path} was not loaded"
+
+        :skipped ->
+          "#{subject} was not loaded: there is no #{summary.path} (skip_if_missing: true)"
+      end
+    end)
+  end
+
+  defp counts(summary) do
     copies =
       if summary.copy_blocks > 0,
         do:
-          " and #{count(summary.copy_blocks, "COPY block")} (#{count(summary.copy_rows, "row")})",
+          ", #{count(summary.copy_blocks, "COPY block")} with #{count(summary.copy_rows, "row")}",
         else: ""
 
-    "loaded #{count(summary.statements, "statement")}#{copies} from #{path} in #{elapsed} ms"
+    count(summary.statements, "statement") <> copies
   end
 
   defp count(1, noun), do: "1 #{noun}"
@@ -408,14 +480,7 @@ defmodule StructureLoader do
     "#{digits} #{noun}s"
   end
 
-  defp log_level!(false), do: false
-  defp log_level!(:warn), do: :warning
-  defp log_level!(level) when level in @log_levels, do: level
-
-  defp log_level!(other) do
-    raise ArgumentError, "expected :log to be false or a Logger level, got: #{inspect(other)}"
+  defp elapsed_ms(started) do
+    System.convert_time_unit(System.monotonic_time() - started, :native, :millisecond)
   end
-
-  defp log(false, _message), do: :ok
-  defp log(level, message), do: Logger.log(level, message)
 end

@@ -206,6 +206,22 @@ defmodule StructureLoader.ReleaseTest do
            ) == "0"
   end
 
+  test "a release without its NIF says so, and neither crashes nor shows the password", ctx do
+    root = copy_release!(ctx, "no_nif")
+    [nif] = Path.wildcard(Path.join(root, "lib/structure_loader-*/priv/native/*.so"))
+    File.rm!(nif)
+    dbs = new_databases()
+
+    run = run_release!(ctx, root, dbs, @migrate)
+
+    assert run.status != 0, report(run)
+    assert run.stderr =~ "the StructureLoader NIF could not be loaded", report(run)
+    assert run.stderr =~ "priv/native/libstructure_loader_nif.so", report(run)
+    refute run.stdout =~ System.fetch_env!("PGPASSWORD")
+    refute run.stderr =~ System.fetch_env!("PGPASSWORD")
+    assert ran_migrations(run.stdout, "MyApp.Repo") == [], report(run)
+  end
+
   test "a structure.sql from pg_dump 18 loads as psql loads it", ctx do
     pg18_root = copy_release!(ctx, "pg18")
     File.cp!(@pg18_structure, release_structure!(pg18_root, "priv/repo"))
@@ -253,13 +269,19 @@ defmodule StructureLoader.ReleaseTest do
     Map.update!(snapshot, :contents, &Map.delete(&1, "public.schema_migrations"))
   end
 
-  # StructureLoader's summary line names the file, which tells the repos apart.
+  # StructureLoader's summary line names the repo, as mix ecto.load does, and the file.
   defp loaded_lines(stdout, repo) do
-    count_matches(stdout, ~r/\] loaded .* from \S*#{repo_structure_suffix(repo)} in \d+ ms$/m)
+    count_matches(
+      stdout,
+      ~r/\] The structure for #{Regex.escape(repo)} has been loaded from \S*#{repo_structure_suffix(repo)} in \d+ ms \(\d+ statements\)$/m
+    )
   end
 
   defp already_loaded_lines(stdout, repo) do
-    count_matches(stdout, ~r/\] structure already loaded .* \S*#{repo_structure_suffix(repo)}$/m)
+    count_matches(
+      stdout,
+      ~r/\] The structure for #{Regex.escape(repo)} is already loaded \(schema_migrations exists\): \S*#{repo_structure_suffix(repo)} was not loaded$/m
+    )
   end
 
   defp repo_structure_suffix(repo), do: Regex.escape("/" <> @repos[repo].structure)

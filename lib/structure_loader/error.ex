@@ -19,6 +19,8 @@ defmodule StructureLoader.Error do
       statement running was cancelled on the server and everything rolled back; `line`
       points at the statement it was stopped at
     * `:cancelled` - the load was cancelled (its caller exited) and rolled back
+    * `:nif_not_loaded` - the native library could not be loaded (missing from the
+      release, or built for another system or architecture); `path` is the library
     * `:internal` - a bug in StructureLoader (a Rust panic, with its message)
 
   `message` is the bare message (the server's text for server errors); `Exception.message/1`
@@ -64,6 +66,7 @@ defmodule StructureLoader.Error do
           | :database
           | :timeout
           | :cancelled
+          | :nif_not_loaded
           | :internal
 
   @type t :: %__MODULE__{

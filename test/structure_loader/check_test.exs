@@ -46,6 +46,25 @@ defmodule StructureLoader.CheckTest do
              StructureLoader.check(Path.join(@corpus, "philomena-pg18.sql"))
   end
 
+  @tag :db
+  test "counts what a load counts, the statements it leaves out included" do
+    # Its preamble sets client_encoding, which is never sent, and transaction_timeout,
+    # which servers before 17 do not know.
+    path = Path.join(@corpus, "philomena-pg18.sql")
+    {:ok, checked} = StructureLoader.check(path)
+    database = TestDB.create!()
+
+    {result, _log} =
+      ExUnit.CaptureLog.with_log(fn ->
+        StructureLoader.load(TestDB.config(database), dump_path: path, log: false)
+      end)
+
+    assert {:ok, loaded} = result
+
+    assert Map.take(loaded, [:statements, :copy_blocks, :copy_rows, :meta_commands]) ==
+             Map.take(checked, [:statements, :copy_blocks, :copy_rows, :meta_commands])
+  end
+
   test "a dump without a header has no version" do
     assert {:ok, %{statements: 1, pg_dump_version: nil}} =
              StructureLoader.check(TestDB.write_file!("CREATE TABLE t (i integer);\n"))

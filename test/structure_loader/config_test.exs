@@ -17,8 +17,7 @@ defmodule StructureLoader.ConfigTest do
       config = new!(url: "ecto://app%20user:p%40ss%3Aword@db.internal:6432/my%2Fdb")
 
       assert %Config{
-               host: "db.internal",
-               port: 6432,
+               endpoints: [{"db.internal", 6432}],
                user: "app user",
                password: "p@ss:word",
                database: "my/db"
@@ -26,8 +25,8 @@ defmodule StructureLoader.ConfigTest do
     end
 
     test "accepts the postgres and postgresql schemes, and an IPv6 host" do
-      assert new!(url: "postgres://u@[::1]/d").host == "::1"
-      assert new!(url: "postgresql://u@h/d").port == 5432
+      assert new!(url: "postgres://u@[::1]/d").endpoints == [{"::1", 5432}]
+      assert new!(url: "postgresql://u@h/d").endpoints == [{"h", 5432}]
     end
 
     test "refuses other schemes" do
@@ -47,14 +46,16 @@ defmodule StructureLoader.ConfigTest do
           port: 7000
         )
 
-      assert {config.host, config.database, config.port} == {"url-host", "url_db", 7000}
+      assert {config.endpoints, config.database} == {[{"url-host", 7000}], "url_db"}
     end
 
     test "leaves absent parts to the keys and the environment" do
       env = %{"PGHOST" => "env-host", "PGUSER" => "env_user", "PGPASSWORD" => "env_pw"}
       config = new!([url: "postgres:///only_db", port: 6000], env)
 
-      assert %Config{host: "env-host", port: 6000, user: "env_user", password: "env_pw"} = config
+      assert %Config{endpoints: [{"env-host", 6000}], user: "env_user", password: "env_pw"} =
+               config
+
       assert config.database == "only_db"
     end
 
@@ -68,13 +69,38 @@ defmodule StructureLoader.ConfigTest do
       assert config.parameters == [{"application_name", "boot"}]
     end
 
-    test "refuses unknown parameters and a non-integer connect_timeout" do
-      assert_raise ArgumentError, ~r/unsupported :url parameter foo=bar/, fn ->
-        Config.new([url: "ecto://u@h/d?foo=bar"], @no_env)
-      end
+    test "takes libpq's parameters, which win over the parts before the query" do
+      config =
+        new!(
+          url:
+            "postgresql://ignored@ignored:1/ignored?user=app&password=s%3Dcret&host=db&" <>
+              "port=6432&dbname=app_prod&options=-c%20search_path%3Dapp"
+        )
+
+      assert %Config{endpoints: [{"db", 6432}], user: "app", password: "s=cret"} = config
+      assert config.database == "app_prod"
+      assert config.parameters == [{"options", "-c search_path=app"}]
+    end
+
+    test "refuses unknown parameters and a non-integer connect_timeout, quoting no value" do
+      error =
+        assert_raise ArgumentError, fn ->
+          Config.new([url: "ecto://u@h/d?passwd=hunter2secret"], @no_env)
+        end
+
+      assert error.message == ~s(unsupported :url parameter "passwd")
 
       assert_raise ArgumentError, ~r/connect_timeout/, fn ->
         Config.new([url: "ecto://u@h/d?connect_timeout=soon"], @no_env)
+      end
+    end
+
+    test "a /, ? or # left in the password is an error that does not show it" do
+      for url <- ["ecto://user:pa?ss-hunter2@host/db", "ecto://user:pa/ss-hunter2@host/db"] do
+        error = assert_raise ArgumentError, fn -> Config.new([url: url], @no_env) end
+        assert error.message =~ "percent-encode them"
+        refute error.message =~ "hunter2"
+        refute error.message =~ "ss-"
       end
     end
 
@@ -95,8 +121,7 @@ defmodule StructureLoader.ConfigTest do
       }
 
       assert %Config{
-               host: "pg.local",
-               port: 6543,
+               endpoints: [{"pg.local", 6543}],
                user: "pg_user",
                password: "pg_pw",
                database: "pg_db"
@@ -106,7 +131,7 @@ defmodule StructureLoader.ConfigTest do
     test "are localhost, 5432, $USER, no password and a 15 s connect timeout otherwise" do
       config = new!([database: "d"], %{"USER" => "os_user"})
 
-      assert %Config{host: "localhost", port: 5432, user: "os_user", password: nil} = config
+      assert %Config{endpoints: [{"localhost", 5432}], user: "os_user", password: nil} = config
       assert config.connect_timeout == 15_000
       assert config.parameters == []
     end
@@ -114,7 +139,7 @@ defmodule StructureLoader.ConfigTest do
     test "explicit keys win over the environment" do
       env = %{"PGHOST" => "env", "PGPORT" => "1", "PGUSER" => "env", "PGDATABASE" => "env"}
       config = new!([hostname: "key", port: 2, username: "key", database: "key"], env)
-      assert {config.host, config.port, config.user, config.database} == {"key", 2, "key", "key"}
+      assert {config.endpoints, config.user, config.database} == {[{"key", 2}], "key", "key"}
     end
 
     test "a missing database or user is an ArgumentError" do
@@ -140,19 +165,20 @@ defmodule StructureLoader.ConfigTest do
     @base [username: "u", database: "d", hostname: "ignored", port: 6000]
 
     test "socket_dir wins over hostname and keeps the port" do
-      assert %Config{host: "/run/postgresql", port: 6000} =
-               new!(@base ++ [socket_dir: "/run/postgresql"])
+      assert new!(@base ++ [socket_dir: "/run/postgresql"]).endpoints == [
+               {"/run/postgresql", 6000}
+             ]
     end
 
     test "a relative socket_dir is expanded, as the NIF needs an absolute directory" do
-      assert new!(@base ++ [socket_dir: "sockets"]).host == Path.expand("sockets")
+      assert new!(@base ++ [socket_dir: "sockets"]).endpoints == [{Path.expand("sockets"), 6000}]
     end
 
     test "a socket file gives the directory and the port, and wins over socket_dir" do
       config =
         new!(@base ++ [socket_dir: "/elsewhere", socket: "/var/run/postgresql/.s.PGSQL.5433"])
 
-      assert {config.host, config.port} == {"/var/run/postgresql", 5433}
+      assert config.endpoints == [{"/var/run/postgresql", 5433}]
     end
 
     test "a socket file not named .s.PGSQL.PORT is an ArgumentError" do
@@ -162,7 +188,8 @@ defmodule StructureLoader.ConfigTest do
     end
 
     test "an absolute PGHOST is a socket directory, as in libpq" do
-      assert new!([username: "u", database: "d"], %{"PGHOST" => "/tmp/pg"}).host == "/tmp/pg"
+      assert new!([username: "u", database: "d"], %{"PGHOST" => "/tmp/pg"}).endpoints ==
+               [{"/tmp/pg", 5432}]
     end
   end
 
@@ -373,6 +400,11 @@ defmodule StructureLoader.ConfigTest do
 
   test "a connect_timeout must be a positive number of milliseconds" do
     assert new!(username: "u", database: "d", connect_timeout: 250).connect_timeout == 250
+    # As Ecto leaves one from a URL's query.
+    assert new!(username: "u", database: "d", connect_timeout: "250").connect_timeout == 250
+    # Postgrex spends the two one after the other.
+    assert new!(username: "u", database: "d", connect_timeout: 250, handshake_timeout: 100).connect_timeout ==
+             350
 
     assert_raise ArgumentError, ~r/:connect_timeout/, fn ->
       Config.new([username: "u", database: "d", connect_timeout: :infinity], @no_env)
@@ -386,7 +418,7 @@ defmodule StructureLoader.ConfigTest do
   test "inspect never shows the password" do
     config = new!(url: "ecto://app:hunter2secret@db/app")
     refute inspect(config) =~ "hunter2secret"
-    assert inspect(config) =~ ~s(host: "db")
+    assert inspect(config) =~ ~s(endpoints: [{"db", 5432}])
   end
 
   test "to_native/1 gives the NIF's connection map" do
@@ -408,7 +440,80 @@ defmodule StructureLoader.ConfigTest do
              dbname: "d",
              connect_timeout_ms: 15_000,
              parameters: [{"a", "1"}],
-             ssl: nil
+             ssl: nil,
+             after_connect: [],
+             primary_only: false
            }
+  end
+
+  describe "keys of Postgrex and DBConnection" do
+    @base [username: "u", database: "d"]
+
+    test "endpoints are tried in order, and win over hostname" do
+      config = new!(@base ++ [hostname: "h", endpoints: [{"db1", 5432}, {~c"db2", 6432}]])
+      assert config.endpoints == [{"db1", 5432}, {"db2", 6432}]
+
+      assert_raise ArgumentError, ~r/:endpoints/, fn ->
+        Config.new(@base ++ [endpoints: []], @no_env)
+      end
+    end
+
+    test "socket_options: [:inet6] resolves names to IPv6; tuning options are accepted" do
+      assert new!(@base ++ [socket_options: [:inet6, keepalive: true]]).address_family == :ipv6
+      assert new!(@base ++ [socket_options: [nodelay: true]]).address_family == :ipv4
+
+      assert_raise ArgumentError, ~r/unsupported socket option \{:ip,/, fn ->
+        Config.new(@base ++ [socket_options: [ip: {10, 0, 0, 1}]], @no_env)
+      end
+    end
+
+    test "configure is called with the configuration before connecting" do
+      configure = fn config -> Keyword.put(config, :password, "from-configure") end
+      assert new!(@base ++ [configure: configure]).password == "from-configure"
+
+      assert new!(@base ++ [configure: {Keyword, :put, [:password, "from-mfa"]}]).password ==
+               "from-mfa"
+    end
+
+    test "after_connect runs its SQL when it is a Postgrex query, and is refused otherwise" do
+      sql = "SET search_path TO app"
+      assert new!(@base ++ [after_connect: {Postgrex, :query!, [sql, []]}]).after_connect == [sql]
+
+      assert new!(@base ++ [after_connect: {Postgrex, :query, [sql, [], []]}]).after_connect == [
+               sql
+             ]
+
+      for other <- [
+            {MyApp.Repo, :setup, ["secret-arg"]},
+            fn _conn -> :ok end,
+            {Postgrex, :query!, [sql, [1]]}
+          ] do
+        error =
+          assert_raise ArgumentError, fn ->
+            Config.new(@base ++ [after_connect: other], @no_env)
+          end
+
+        assert error.message =~ "parameters: [search_path:"
+        assert error.message =~ ":migration_default_prefix"
+        refute error.message =~ "secret-arg"
+      end
+    end
+
+    test "target_server_type: :primary skips standbys, :secondary is refused" do
+      assert new!(@base ++ [target_server_type: :primary]).primary_only
+      refute new!(@base ++ [target_server_type: :any]).primary_only
+
+      assert_raise ArgumentError, ~r/:secondary names standbys/, fn ->
+        Config.new(@base ++ [target_server_type: :secondary], @no_env)
+      end
+    end
+
+    test "the older search_path list becomes the parameter, unless given there" do
+      assert new!(@base ++ [search_path: ["app", "public"]]).parameters ==
+               [{"search_path", "app, public"}]
+
+      assert new!(@base ++ [search_path: ["x"], parameters: [search_path: "app"]]).parameters ==
+               [{"search_path", "app"}]
+    end
   end
 end

@@ -177,7 +177,9 @@ defmodule StructureLoader.FaultsTest do
 
       assert error.message =~ "time limit of 300 ms"
       assert error.message =~ "waiting for the advisory lock"
-      assert Task.await(first, 10_000) == {:ok, :loaded, path}
+
+      assert {:ok, %StructureLoader.Summary{status: :loaded, path: ^path}} =
+               Task.await(first, 10_000)
     end
 
     test "a network gone silent mid-COPY: the cancel is given up after its grace",
@@ -223,7 +225,8 @@ defmodule StructureLoader.FaultsTest do
       path = TestDB.write_file!("SELECT pg_sleep(0.3);\nCREATE TABLE public.t (i integer);\n")
       config = Keyword.merge(context.config, timeout: 50, log: false)
 
-      assert {:ok, :loaded, ^path} = StructureLoader.load(config, dump_path: path)
+      assert {:ok, %StructureLoader.Summary{status: :loaded}} =
+               StructureLoader.load(config, dump_path: path)
 
       assert {:ok, ^path} =
                StructureLoader.structure_load(
@@ -395,7 +398,7 @@ defmodule StructureLoader.FaultsTest do
       own.start.()
       refute StructureLoader.table_exists?(config, "a")
 
-      assert {:ok, :loaded, _} =
+      assert {:ok, %StructureLoader.Summary{status: :loaded}} =
                StructureLoader.load(config,
                  dump_path: TestDB.write_file!("CREATE TABLE public.a (id integer);\n")
                )

@@ -3,12 +3,16 @@ defmodule StructureLoader.LoadTest do
 
   import ExUnit.CaptureLog
 
-  alias StructureLoader.{Error, TestDB}
+  alias StructureLoader.{Error, Summary, TestDB}
 
   @moduletag :db
 
   defmodule FakeRepo do
     # An Ecto-style repo: only config/0 matters. Each test process puts its own settings.
+    def config, do: Process.get({__MODULE__, :config})
+  end
+
+  defmodule MigrationRepo do
     def config, do: Process.get({__MODULE__, :config})
   end
 
@@ -51,8 +55,21 @@ defmodule StructureLoader.LoadTest do
     path = TestDB.write_file!(@structure)
     config = Keyword.put(context.config, :dump_path, path)
 
-    log = capture_log(fn -> assert StructureLoader.load(config) == {:ok, :loaded, path} end)
-    assert log =~ ~r/\[info\]\s+loaded 4 statements from #{Regex.escape(path)} in \d+ ms/
+    log =
+      capture_log(fn ->
+        assert {:ok,
+                %Summary{
+                  status: :loaded,
+                  repo: nil,
+                  path: ^path,
+                  statements: 4,
+                  copy_blocks: 0,
+                  skipped_settings: []
+                }} = StructureLoader.load(config)
+      end)
+
+    assert log =~
+             ~r/\[info\]\s+The structure has been loaded from #{Regex.escape(path)} in \d+ ms \(4 statements\)/
 
     loaded = TestDB.dump!(context.database)
 
@@ -62,10 +79,14 @@ defmodule StructureLoader.LoadTest do
            ) ==
              "20240101000000,20240202000000"
 
-    log = capture_log(fn -> assert StructureLoader.load(config) == {:ok, :already_loaded} end)
+    log =
+      capture_log(fn ->
+        assert {:ok, %Summary{status: :already_loaded, statements: 0}} =
+                 StructureLoader.load(config)
+      end)
 
     assert log =~
-             ~r/\[info\]\s+structure already loaded \(schema_migrations exists\), skipped #{Regex.escape(path)}/
+             ~r/\[info\]\s+The structure is already loaded \(schema_migrations exists\): #{Regex.escape(path)} was not loaded/
 
     TestDB.assert_same_text!(
       loaded,
@@ -78,8 +99,8 @@ defmodule StructureLoader.LoadTest do
     path = TestDB.write_file!(@structure)
     config = Keyword.put(context.config, :dump_path, path)
 
-    assert StructureLoader.load!(config, log: false) == :loaded
-    assert StructureLoader.load!(config, log: false) == :already_loaded
+    assert %Summary{status: :loaded} = StructureLoader.load!(config, log: false)
+    assert %Summary{status: :already_loaded} = StructureLoader.load!(config, log: false)
 
     broken = TestDB.write_file!("CREATE TABLE public.x (id integer NOT NOT NULL);\n")
     other = TestDB.create!()
@@ -102,7 +123,9 @@ defmodule StructureLoader.LoadTest do
       |> Enum.map(fn _ -> Task.async(fn -> StructureLoader.load(config) end) end)
       |> Task.await_many(30_000)
 
-    assert Enum.frequencies(results) == %{{:ok, :loaded, path} => 1, {:ok, :already_loaded} => 3}
+    assert results |> Enum.map(fn {:ok, summary} -> summary.status end) |> Enum.frequencies() ==
+             %{loaded: 1, already_loaded: 3}
+
     assert TestDB.sql!(context.database, "SELECT count(*) FROM schema_migrations") == "2"
   end
 
@@ -115,19 +138,21 @@ defmodule StructureLoader.LoadTest do
     path = TestDB.write_file!("CREATE TABLE public.t (i integer);\n")
     config = Keyword.put(context.config, :dump_path, path)
 
-    assert {:ok, :loaded, ^path} = StructureLoader.load(config, migration_source: "my_migrations")
+    assert {:ok, %Summary{status: :loaded}} =
+             StructureLoader.load(config, migration_source: "my_migrations")
+
     assert StructureLoader.table_exists?(config, "t")
 
     log =
       capture_log(fn ->
-        assert {:ok, :already_loaded} =
+        assert {:ok, %Summary{status: :already_loaded}} =
                  StructureLoader.load(config,
                    migration_source: "my_migrations",
                    migration_default_prefix: "meta"
                  )
       end)
 
-    assert log =~ "structure already loaded (meta.my_migrations exists)"
+    assert log =~ "The structure is already loaded (meta.my_migrations exists)"
   end
 
   test "a failed load leaves nothing, and the next call loads", context do
@@ -144,7 +169,221 @@ defmodule StructureLoader.LoadTest do
     )
 
     fixed = TestDB.write_file!(@structure)
-    assert {:ok, :loaded, ^fixed} = StructureLoader.load(config, dump_path: fixed)
+
+    assert {:ok, %Summary{status: :loaded, path: ^fixed}} =
+             StructureLoader.load(config, dump_path: fixed)
+  end
+
+  test "the summary line names the repo, as mix ecto.load does", context do
+    app = fake_otp_app!(%{"priv/fake_repo/structure.sql" => @structure})
+    Process.put({FakeRepo, :config}, [otp_app: app] ++ context.config)
+
+    log = capture_log(fn -> assert {:ok, _} = StructureLoader.load(FakeRepo) end)
+
+    assert log =~
+             ~r/The structure for StructureLoader.LoadTest.FakeRepo has been loaded from \S+\/priv\/fake_repo\/structure.sql in \d+ ms \(4 statements\)/
+  end
+
+  test "the summary line counts COPY rows, with thousands separators", context do
+    rows = Enum.map_join(1..1_500, "", &"#{&1}\n")
+
+    path =
+      TestDB.write_file!(
+        "CREATE TABLE public.n (i integer);\nCOPY public.n (i) FROM stdin;\n#{rows}\\.\n"
+      )
+
+    log =
+      capture_log(fn ->
+        assert {:ok, %Summary{statements: 2, copy_blocks: 1, copy_rows: 1_500}} =
+                 StructureLoader.load(context.config, dump_path: path)
+      end)
+
+    assert log =~ "(2 statements, 1 COPY block with 1,500 rows)"
+  end
+
+  test "the summary line is at the :log level, or absent with log: false", context do
+    path = TestDB.write_file!(@structure)
+
+    log =
+      capture_log(fn ->
+        assert {:ok, %Summary{status: :loaded}} =
+                 StructureLoader.load(context.config, dump_path: path, log: :debug)
+      end)
+
+    assert log =~ ~r/\[debug\]\s+The structure has been loaded from #{Regex.escape(path)} in/
+
+    log =
+      capture_log(fn ->
+        assert {:ok, %Summary{status: :already_loaded}} =
+                 StructureLoader.load(context.config, dump_path: path, log: false)
+      end)
+
+    assert log == ""
+  end
+
+  test "the repo's own :log and :timeout are Ecto's, not the load's", context do
+    path = TestDB.write_file!(@structure)
+    # An Ecto repo logs its queries at :debug and limits each to 15 s by default.
+    config = Keyword.merge(context.config, dump_path: path, log: :debug, timeout: 1)
+
+    log = capture_log([level: :info], fn -> assert {:ok, _} = StructureLoader.load(config) end)
+    assert log =~ "[info] The structure has been loaded from #{path}"
+  end
+
+  test "skip_if_missing: true goes on without a file that is not there", context do
+    missing = Path.join(Path.dirname(TestDB.write_file!("")), "none.sql")
+    config = Keyword.put(context.config, :dump_path, missing)
+
+    log =
+      capture_log(fn ->
+        assert {:ok, %Summary{status: :skipped, path: ^missing}} =
+                 StructureLoader.load(config, skip_if_missing: true)
+      end)
+
+    assert log =~ "The structure was not loaded: there is no #{missing} (skip_if_missing: true)"
+    assert {:error, %Error{reason: :file}} = StructureLoader.load(config)
+  end
+
+  describe "options" do
+    test "an unknown option is an ArgumentError naming it and the valid ones", context do
+      error =
+        assert_raise ArgumentError, fn ->
+          StructureLoader.load(context.config, strict: true)
+        end
+
+      assert error.message =~ "unknown option :strict for StructureLoader.load/2"
+      assert error.message =~ ":strict_settings"
+
+      assert_raise ArgumentError,
+                   ~r/unknown option :prefx for StructureLoader.table_exists/,
+                   fn ->
+                     StructureLoader.table_exists?(context.config, "t", prefx: "x")
+                   end
+
+      assert_raise ArgumentError,
+                   ~r/unknown option :log for StructureLoader.structure_load/,
+                   fn ->
+                     StructureLoader.structure_load("/unused", context.config, log: false)
+                   end
+    end
+
+    test "a value of the wrong type is an ArgumentError, never reaching the NIF", context do
+      path = TestDB.write_file!(@structure)
+      config = Keyword.put(context.config, :dump_path, path)
+
+      for {option, message} <- [
+            {[strict_settings: "true"], ~r/:strict_settings to be true or false/},
+            {[timeout: 10 ** 23], ~r/:timeout to be :infinity or a number of milliseconds/},
+            {[timeout: 0], ~r/:timeout/},
+            {[log: :loud], ~r/:log to be false or a Logger level/},
+            {[skip_if_missing: 1], ~r/:skip_if_missing/},
+            {[dump_path: 7], ~r/:dump_path to be a path/},
+            {[port: "nope"], ~r/port number/}
+          ] do
+        assert_raise ArgumentError, message, fn -> StructureLoader.load(config, option) end
+      end
+
+      TestDB.assert_same_text!(context.empty, TestDB.dump!(context.database), "the database")
+    end
+
+    test "connection keys in the options win over the repo's", context do
+      path = TestDB.write_file!(@structure)
+      config = Keyword.merge(context.config, dump_path: path, database: "no_such_database")
+
+      assert {:ok, %Summary{status: :loaded}} =
+               StructureLoader.load(config, database: context.database)
+    end
+  end
+
+  describe "the repo's connection as Ecto makes it" do
+    test "after_connect setting the search path: loads once, then finds it loaded", context do
+      TestDB.sql!(context.database, "CREATE SCHEMA app")
+
+      structure = """
+      CREATE TABLE app.schema_migrations (version bigint NOT NULL);
+      INSERT INTO app.schema_migrations (version) VALUES (20240101000000);
+      CREATE TABLE app.widgets (id bigint);
+      """
+
+      path = TestDB.write_file!(structure)
+
+      config =
+        Keyword.merge(context.config,
+          dump_path: path,
+          after_connect: {Postgrex, :query!, ["SET search_path TO app", []]}
+        )
+
+      assert {:ok, %Summary{status: :loaded}} = StructureLoader.load(config, log: false)
+      # Looked for in `app`, where Ecto looks: without the after_connect SQL, the second
+      # load would not see it and would run the file again.
+      assert {:ok, %Summary{status: :already_loaded}} = StructureLoader.load(config, log: false)
+      assert StructureLoader.table_exists?(config, "schema_migrations")
+      refute StructureLoader.table_exists?(context.config, "schema_migrations")
+    end
+
+    test "a failing after_connect SQL says so, and nothing is loaded", context do
+      path = TestDB.write_file!(@structure)
+
+      config =
+        Keyword.merge(context.config,
+          dump_path: path,
+          after_connect: {Postgrex, :query!, ["SET no_such.setting_x TO DEFAULT; SELECT 1/0", []]}
+        )
+
+      assert {:error, %Error{reason: :database, sqlstate: "22012"} = error} =
+               StructureLoader.load(config, log: false)
+
+      assert error.message =~ "the repo's after_connect SQL failed: division by zero"
+      TestDB.assert_same_text!(context.empty, TestDB.dump!(context.database), "the database")
+    end
+
+    test "endpoints are tried in order until one accepts", context do
+      path = TestDB.write_file!(@structure)
+      closed = StructureLoader.TestPorts.closed_port()
+
+      config =
+        Keyword.merge(context.config,
+          dump_path: path,
+          endpoints: [{"127.0.0.1", closed}, {"127.0.0.1", context.config[:port]}]
+        )
+
+      assert {:ok, %Summary{status: :loaded}} = StructureLoader.load(config, log: false)
+
+      error =
+        assert_raise Error, fn ->
+          StructureLoader.table_exists?(
+            Keyword.put(config, :endpoints, [{"127.0.0.1", closed}, {"localhost", closed}]),
+            "widgets"
+          )
+        end
+
+      assert error.message =~ "cannot connect to any of the 2 endpoints"
+      assert error.message =~ "127.0.0.1:#{closed}"
+      assert error.message =~ "localhost:#{closed}"
+    end
+
+    test "target_server_type: :primary connects to a primary", context do
+      path = TestDB.write_file!(@structure)
+      config = Keyword.merge(context.config, dump_path: path, target_server_type: :primary)
+      assert {:ok, %Summary{status: :loaded}} = StructureLoader.load(config, log: false)
+    end
+
+    test "a migration_repo reaching the same database is where the table is checked", context do
+      path = TestDB.write_file!(@structure)
+      Process.put({MigrationRepo, :config}, context.config)
+      config = Keyword.merge(context.config, dump_path: path, migration_repo: MigrationRepo)
+
+      assert {:ok, %Summary{status: :loaded}} = StructureLoader.load(config, log: false)
+      assert {:ok, %Summary{status: :already_loaded}} = StructureLoader.load(config, log: false)
+
+      Process.put({MigrationRepo, :config}, Keyword.put(context.config, :database, "other_db"))
+
+      assert_raise ArgumentError,
+                   ~r/:migration_repo .*MigrationRepo reaches another database/,
+                   fn ->
+                     StructureLoader.load(config, log: false)
+                   end
+    end
   end
 
   describe "the default file, as Ecto finds it in a release" do
@@ -153,26 +392,32 @@ defmodule StructureLoader.LoadTest do
       Process.put({FakeRepo, :config}, [otp_app: app] ++ context.config)
       expected = Path.join(Application.app_dir(app, "priv/fake_repo"), "structure.sql")
 
-      assert StructureLoader.load(FakeRepo) == {:ok, :loaded, expected}
-      assert StructureLoader.load(FakeRepo) == {:ok, :already_loaded}
+      assert {:ok, %Summary{status: :loaded, repo: FakeRepo, path: ^expected}} =
+               StructureLoader.load(FakeRepo)
+
+      assert {:ok, %Summary{status: :already_loaded}} = StructureLoader.load(FakeRepo)
     end
 
     test ":priv, from the repo config or the options, moves it", context do
       app = fake_otp_app!(%{"priv/other/structure.sql" => @structure})
       Process.put({FakeRepo, :config}, [otp_app: app, priv: "priv/other"] ++ context.config)
 
-      assert {:ok, :loaded, path} = StructureLoader.load(FakeRepo)
+      assert {:ok, %Summary{status: :loaded, path: path}} = StructureLoader.load(FakeRepo)
       assert String.ends_with?(path, "/priv/other/structure.sql")
 
       other = TestDB.create!()
       Process.put({FakeRepo, :config}, [otp_app: app] ++ TestDB.config(other))
-      assert {:ok, :loaded, ^path} = StructureLoader.load(FakeRepo, priv: "priv/other")
+
+      assert {:ok, %Summary{status: :loaded, path: ^path}} =
+               StructureLoader.load(FakeRepo, priv: "priv/other")
     end
 
     test "a keyword list with :otp_app uses priv/repo", context do
       app = fake_otp_app!(%{"priv/repo/structure.sql" => @structure})
 
-      assert {:ok, :loaded, path} = StructureLoader.load([otp_app: app] ++ context.config)
+      assert {:ok, %Summary{status: :loaded, path: path}} =
+               StructureLoader.load([otp_app: app] ++ context.config)
+
       assert path == Path.join(Application.app_dir(app, "priv/repo"), "structure.sql")
     end
 

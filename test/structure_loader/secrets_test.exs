@@ -64,6 +64,10 @@ defmodule StructureLoader.SecretsTest do
       connect_refused: Keyword.put(config, :port, TestPorts.closed_port()),
       connect_timeout: Keyword.merge(config, port: silent_port, connect_timeout: 200),
       from_a_url: [url: url],
+      from_a_url_query_parameter: [
+        url:
+          "ecto://#{context.role}@127.0.0.1:#{TestPorts.closed_port()}/db?password=#{percent_encoded()}"
+      ],
       wrong_password_for_another_user: Keyword.put(config, :username, "postgres"),
       unknown_database: Keyword.put(config, :database, "sl_no_such_database"),
       tls_refused_by_the_server: Keyword.put(config, :ssl, true),
@@ -72,16 +76,17 @@ defmodule StructureLoader.SecretsTest do
       meta_command: Keyword.put(config, :dump_path, TestDB.write_file!("\\! true\n")),
       server_error:
         Keyword.put(config, :dump_path, TestDB.write_file!("CREATE TABLE public.t (id nope);\n")),
-      strict_setting: Keyword.merge(config, dump_path: noisy, strict_settings: true)
+      strict_setting: {Keyword.put(config, :dump_path, noisy), strict_settings: true}
     ]
 
     log =
       capture_log(fn ->
-        for {what, load_config} <- failing_loads do
+        for {what, load} <- failing_loads do
+          {load_config, opts} = if is_tuple(load), do: load, else: {load, []}
           load_config = Keyword.put_new(load_config, :dump_path, good)
 
           assert {:error, %Error{} = error} =
-                   StructureLoader.structure_load("/unused", load_config),
+                   StructureLoader.structure_load("/unused", load_config, opts),
                  "#{what} did not fail"
 
           refute_secret_in(error)
@@ -116,7 +121,9 @@ defmodule StructureLoader.SecretsTest do
         assert {:ok, _} =
                  StructureLoader.structure_load("/unused", Keyword.put(config, :dump_path, noisy))
 
-        assert {:ok, :loaded, _} = StructureLoader.load(config, dump_path: good)
+        assert {:ok, %StructureLoader.Summary{status: :loaded}} =
+                 StructureLoader.load(config, dump_path: good)
+
         exists = StructureLoader.table_exists?(config, "t")
         assert exists
       end)
@@ -125,7 +132,7 @@ defmodule StructureLoader.SecretsTest do
     assert log =~ "WARNING: warned"
     assert log =~ "NOTICE: noticed"
     assert log =~ "skipped SET transaction_timeout"
-    assert log =~ "loaded 1 statement from #{good}"
+    assert log =~ "The structure has been loaded from #{good}"
     refute_secret(log, "the log")
   end
 

@@ -53,8 +53,8 @@ defmodule StructureLoader.StructureLoadTest do
     refute inspect(error) =~ password
   end
 
-  describe "structure_load/2 loads" do
-    test "a small dump, returning the file and logging one summary line", context do
+  describe "structure_load/3 loads" do
+    test "a small dump, returning the file and logging nothing of its own", context do
       path = TestDB.write_file!(@small_dump)
 
       log =
@@ -73,8 +73,7 @@ defmodule StructureLoader.StructureLoadTest do
                "SELECT public.shout(name) FROM public.named ORDER BY 1"
              ) == "ADA!\nGRACE!"
 
-      assert log =~
-               ~r/\[info\]\s+loaded 6 statements and 1 COPY block \(3 rows\) from #{Regex.escape(path)} in \d+ ms/
+      refute log =~ path
     end
 
     test "config[:dump_path] instead of structure.sql in default_dir", context do
@@ -85,53 +84,14 @@ defmodule StructureLoader.StructureLoadTest do
       assert TestDB.sql!(context.database, "SELECT count(*) FROM public.people") == "3"
     end
 
-    test "counts with thousands separators", context do
-      rows = Enum.map_join(1..1_500, "", &"#{&1}\n")
+    test "opts[:dump_path], which wins over the config's", context do
+      path = TestDB.write_file!(@small_dump, "chosen.sql")
+      config = Keyword.put(context.config, :dump_path, "/nonexistent/structure.sql")
 
-      path =
-        TestDB.write_file!(
-          "CREATE TABLE public.n (i integer);\nCOPY public.n (i) FROM stdin;\n#{rows}\\.\n"
-        )
+      assert StructureLoader.structure_load("/nonexistent", config, dump_path: path) ==
+               {:ok, path}
 
-      log =
-        capture_log(fn ->
-          assert {:ok, ^path} = StructureLoader.structure_load(Path.dirname(path), context.config)
-        end)
-
-      assert log =~ "loaded 2 statements and 1 COPY block (1,500 rows) from #{path}"
-    end
-
-    test "at the level given by :log, or silently with log: false", context do
-      path = TestDB.write_file!("CREATE TABLE public.a (i integer);\n")
-      config = Keyword.put(context.config, :log, :debug)
-
-      log =
-        capture_log(fn ->
-          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
-        end)
-
-      assert log =~ ~r/\[debug\]\s+loaded 1 statement from #{Regex.escape(path)} in/
-
-      path = TestDB.write_file!("CREATE TABLE public.b (i integer);\n")
-      config = Keyword.put(context.config, :log, false)
-
-      log =
-        capture_log(fn ->
-          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
-        end)
-
-      refute log =~ path
-
-      assert TestDB.sql!(
-               context.database,
-               "SELECT count(*) FROM pg_tables WHERE tablename IN ('a', 'b')"
-             ) == "2"
-    end
-
-    test "an invalid :log is an ArgumentError", context do
-      assert_raise ArgumentError, ~r/:log/, fn ->
-        StructureLoader.structure_load("/tmp", Keyword.put(context.config, :log, :loud))
-      end
+      assert TestDB.sql!(context.database, "SELECT count(*) FROM public.people") == "3"
     end
   end
 
@@ -166,13 +126,12 @@ defmodule StructureLoader.StructureLoadTest do
       assert log =~ ~r/\[debug\]\s+#{Regex.escape(path)}:3: LOG: for the log/
     end
 
-    test "also with log: false, which only silences the summary", context do
+    test "also from load/2 with log: false, which only silences the summary", context do
       path = TestDB.write_file!("DO $$ BEGIN RAISE WARNING 'still heard'; END $$;\n")
-      config = Keyword.put(context.config, :log, false)
 
       log =
         capture_log(fn ->
-          assert {:ok, _} = StructureLoader.structure_load(Path.dirname(path), config)
+          assert {:ok, _} = StructureLoader.load(context.config, dump_path: path, log: false)
         end)
 
       assert log =~ "#{path}:1: WARNING: still heard"
@@ -205,10 +164,11 @@ defmodule StructureLoader.StructureLoadTest do
 
     test "fail the load with strict_settings: true", context do
       path = TestDB.write_file!(@preamble)
-      config = Keyword.put(context.config, :strict_settings, true)
 
       assert {:error, %Error{reason: :database, sqlstate: "42704", line: 2} = error} =
-               StructureLoader.structure_load(Path.dirname(path), config)
+               StructureLoader.structure_load(Path.dirname(path), context.config,
+                 strict_settings: true
+               )
 
       assert error.message =~ ~s(unrecognized configuration parameter "transaction_timeout")
       TestDB.assert_unchanged!(context.empty, context.database)

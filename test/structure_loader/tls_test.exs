@@ -74,8 +74,11 @@ defmodule StructureLoader.TLSTest do
           dump_path: dump!()
         )
 
-      assert {:ok, :loaded, _path} = StructureLoader.load(config)
-      assert {:ok, :already_loaded} = StructureLoader.load(config)
+      assert {:ok, %StructureLoader.Summary{status: :loaded}} = StructureLoader.load(config)
+
+      assert {:ok, %StructureLoader.Summary{status: :already_loaded}} =
+               StructureLoader.load(config)
+
       assert probe!(tls, database) =~ ~r/^t\|/
     end
 

@@ -35,11 +35,11 @@ defmodule StructureLoader.Config.TLS do
     :hibernate_after
   ]
 
-  @doc "The TLS settings of `config` for a connection to `host`:`port`, `nil` for none."
-  @spec resolve(keyword(), String.t(), :inet.port_number()) :: StructureLoader.Config.ssl()
+  @doc "The TLS settings of `config` for connections to `endpoints`, `nil` for none."
+  @spec resolve(keyword(), [{String.t(), :inet.port_number()}]) :: StructureLoader.Config.ssl()
   # TLS: the mode from libpq's sslmode if given, else from :ssl; the trusted CAs, client
   # certificate and server name from :ssl, libpq's files replacing its.
-  def resolve(config, host, port) do
+  def resolve(config, endpoints) do
     from_ssl =
       case ssl_options(config) do
         nil -> @no_ssl_options
@@ -84,7 +84,12 @@ defmodule StructureLoader.Config.TLS do
       end
 
     if mode do
-      warn_unverified(mode, config, "#{host}:#{port}")
+      warn_unverified(
+        mode,
+        config,
+        Enum.map_join(endpoints, ", ", fn {host, port} -> "#{host}:#{port}" end)
+      )
+
       Map.put(settings, :mode, mode)
     end
   end

@@ -1,16 +1,34 @@
 defmodule StructureLoader.Config.URL do
   @moduledoc false
   # The :url of a repo configuration, as the keys it stands for: what Ecto's own URL parsing
-  # gives (userinfo, host, port, database, ssl=true), and libpq's TLS parameters.
+  # gives (userinfo, host, port, database, query parameters as keys), with libpq's query
+  # parameters understood and winning over the parts before the query, as in libpq.
+  #
+  # No error ever quotes the URL or a value of its query: the password may be in either.
 
   @schemes ["ecto", "postgres", "postgresql"]
-  @pool_url_parameters ~w(pool_size timeout pool_timeout idle_interval queue_target queue_interval)
+  # Parameters of Ecto's pool, read by Ecto and not by the connection.
+  @pool_parameters ~w(pool_size timeout pool_timeout idle_interval queue_target queue_interval
+                      pool_count migration_lock log)
+  @string_parameters %{
+    "sslmode" => :sslmode,
+    "sslrootcert" => :sslrootcert,
+    "sslcert" => :sslcert,
+    "sslkey" => :sslkey,
+    "application_name" => :application_name,
+    "options" => :options,
+    "password" => :password,
+    "user" => :username,
+    "host" => :hostname,
+    "dbname" => :database
+  }
 
   @doc "The keyword list the URL stands for; `[]` for `nil`."
   @spec parse(String.t() | nil) :: keyword()
   def parse(nil), do: []
 
   def parse(url) when is_binary(url) do
+    check_userinfo!(url)
     uri = URI.parse(url)
 
     unless uri.scheme in @schemes do
@@ -45,36 +63,67 @@ defmodule StructureLoader.Config.URL do
         pair -> pair
       end)
 
-    from_parts ++ url_query(uri.query)
+    Keyword.merge(from_parts, query(uri.query))
   end
 
-  def parse(url) do
-    raise ArgumentError, "expected the :url to be a string, got: #{inspect(url)}"
+  def parse(_url) do
+    raise ArgumentError, "expected the :url to be a string"
   end
 
-  defp url_query(nil), do: []
+  # A `/`, `?` or `#` left unescaped in the user or password ends the userinfo early, and
+  # the rest of the password would be read as a path or a query.
+  defp check_userinfo!(url) do
+    with [_scheme, rest] <- String.split(url, "://", parts: 2),
+         [userinfo, _host_and_rest] <- split_at_last_at(rest),
+         true <- String.contains?(userinfo, ["/", "?", "#"]) do
+      raise ArgumentError,
+            "the user or password in the :url holds a /, ? or # as it is: percent-encode " <>
+              "them (%2F, %3F, %23), as URI.encode_www_form/1 does"
+    else
+      _ -> :ok
+    end
+  end
 
-  defp url_query(query) do
+  defp split_at_last_at(rest) do
+    case :binary.matches(rest, "@") do
+      [] ->
+        :none
+
+      matches ->
+        {at, 1} = List.last(matches)
+        [binary_part(rest, 0, at), binary_part(rest, at + 1, byte_size(rest) - at - 1)]
+    end
+  end
+
+  defp query(nil), do: []
+
+  defp query(query) do
     query
     |> URI.query_decoder()
     |> Enum.flat_map(fn
-      {"ssl", "true"} -> [ssl: true]
-      {"ssl", "false"} -> [ssl: false]
-      {"sslmode", mode} -> [sslmode: mode]
-      {"sslrootcert", path} -> [sslrootcert: path]
-      {"sslcert", path} -> [sslcert: path]
-      {"sslkey", path} -> [sslkey: path]
-      {"connect_timeout", value} -> [connect_timeout: url_integer("connect_timeout", value)]
-      {"application_name", name} -> [application_name: name]
-      {name, _value} when name in @pool_url_parameters -> []
-      {name, value} -> raise ArgumentError, "unsupported :url parameter #{name}=#{value}"
-    end)
-  end
+      {"ssl", "true"} ->
+        [ssl: true]
 
-  defp url_integer(name, value) do
-    case Integer.parse(value) do
-      {integer, ""} -> integer
-      _ -> raise ArgumentError, "expected an integer for the :url parameter #{name}"
-    end
+      {"ssl", "false"} ->
+        [ssl: false]
+
+      {"ssl", _value} ->
+        raise ArgumentError, "expected the :url parameter ssl to be true or false"
+
+      {"port", value} ->
+        [port: value]
+
+      {"connect_timeout", value} ->
+        [connect_timeout: value]
+
+      {name, value} when is_map_key(@string_parameters, name) ->
+        [{@string_parameters[name], value}]
+
+      {name, _value} when name in @pool_parameters ->
+        []
+
+      {name, _value} ->
+        raise ArgumentError, "unsupported :url parameter #{inspect(name)}"
+    end)
   end
 end

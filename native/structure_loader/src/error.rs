@@ -101,6 +101,12 @@ impl LoadError {
         LoadError::new(ErrorReason::Internal, message)
     }
 
+    /// Puts what failed before the message (`{what}: {message}`).
+    pub(crate) fn context(mut self, what: &str) -> Self {
+        self.0.message = format!("{what}: {}", self.0.message);
+        self
+    }
+
     /// Says what the load was doing when it was stopped; other errors stay as they are.
     pub(crate) fn while_doing(mut self, doing: &str) -> Self {
         if matches!(self.0.reason, ErrorReason::Timeout | ErrorReason::Cancelled) {

@@ -164,7 +164,7 @@ fn decode_conn(term: Term) -> Result<ConnectOptions, LoadError> {
         invalid_argument(
             "conn",
             "%{endpoints, address_family, user, password, dbname, connect_timeout_ms, \
-             parameters, ssl}",
+             parameters, ssl, after_connect, primary_only}",
         )
     })?;
     ConnectOptions::try_from(conn).map_err(|(name, expected)| invalid_argument(name, expected))

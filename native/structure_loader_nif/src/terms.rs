@@ -21,6 +21,8 @@ pub struct ConnArg<'a> {
     connect_timeout_ms: i64,
     parameters: Vec<(String, String)>,
     ssl: Option<SslArg<'a>>,
+    after_connect: Vec<String>,
+    primary_only: bool,
 }
 
 /// One of `conn.endpoints`.
@@ -115,6 +117,8 @@ impl TryFrom<ConnArg<'_>> for ConnectOptions {
             connect_timeout: Duration::from_millis(connect_timeout_ms),
             parameters: conn.parameters,
             tls: conn.ssl.map(TlsOptions::from),
+            after_connect: conn.after_connect,
+            primary_only: conn.primary_only,
         })
     }
 }

@@ -8,6 +8,7 @@ use crate::connection::stream::{ServerStream, Target, TlsAnswer};
 use crate::connection::tls::{ServerTls, TlsConnector, TlsMode, TlsOptions};
 use crate::error::{error_chain, ErrorReason, LoadError};
 use std::fmt;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
@@ -39,6 +40,12 @@ pub struct ConnectOptions {
     /// TLS, or `None` for plain text. Only [`TlsMode::Prefer`] ever falls back to plain
     /// text; over a unix socket (which carries no TLS) the other modes are an error.
     pub tls: Option<TlsOptions>,
+    /// SQL the repository runs on each new connection (Ecto's `after_connect`), run at the
+    /// start of each transaction here, so that its session settings never outlive it.
+    pub after_connect: Vec<String>,
+    /// Skip endpoints whose server is a standby (in recovery), as Postgrex does with
+    /// `target_server_type: :primary`.
+    pub primary_only: bool,
 }
 
 /// One place a server listens.
@@ -111,6 +118,8 @@ impl ConnectOptions {
             connect_timeout: Duration::from_secs(15),
             parameters: Vec::new(),
             tls: None,
+            after_connect: Vec::new(),
+            primary_only: false,
         }
     }
 
@@ -252,15 +261,26 @@ impl ConnectOptions {
         }
         let connector = tls.for_server(&endpoint.host);
         match config.connect_raw(stream, connector).await {
-            Ok((client, connection)) => Ok(Connected {
-                canceller: CancelRequester::new(
-                    client.cancel_token(),
-                    target.clone(),
-                    encrypted.then(|| (tls.clone(), endpoint.host.clone())),
-                ),
-                client,
-                connection,
-            }),
+            Ok((client, mut connection)) => {
+                if self.primary_only && is_standby(&client, &mut connection).await? {
+                    return Err(LoadError::new(
+                        ErrorReason::Connect,
+                        format!(
+                            "cannot use {endpoint}: it is a standby (in recovery), and the \
+                             settings ask for the primary (target_server_type: :primary)"
+                        ),
+                    ));
+                }
+                Ok(Connected {
+                    canceller: CancelRequester::new(
+                        client.cancel_token(),
+                        target.clone(),
+                        encrypted.then(|| (tls.clone(), endpoint.host.clone())),
+                    ),
+                    client,
+                    connection,
+                })
+            }
             Err(error) => Err(self.connect_error(endpoint, &error)),
         }
     }
@@ -369,8 +389,25 @@ impl fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("parameters", &self.parameters)
             .field("tls", &self.tls)
+            .field("after_connect", &self.after_connect)
+            .field("primary_only", &self.primary_only)
             .finish()
     }
+}
+
+/// Whether the server is a standby, asked before the connection is handed to a session
+/// (so it is driven here, its notices dropped).
+async fn is_standby(client: &Client, connection: &mut PgConnection) -> Result<bool, LoadError> {
+    let mut asked = std::pin::pin!(client.simple_query("SELECT pg_catalog.pg_is_in_recovery()"));
+    let answer = std::future::poll_fn(|cx| {
+        while let std::task::Poll::Ready(Some(_)) = connection.poll_message(cx) {}
+        asked.as_mut().poll(cx)
+    })
+    .await
+    .map_err(|error| LoadError::postgres(&error))?;
+    Ok(answer.iter().any(|message| {
+        matches!(message, tokio_postgres::SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+    }))
 }
 
 /// Escapes a value for the `options` startup parameter, which the server splits at

@@ -46,6 +46,8 @@ pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, LoadError> {
 pub(crate) struct Session<'n> {
     client: Client,
     driver: Driver<'n>,
+    /// The repository's after-connect SQL, run by [`Session::run_after_connect`].
+    after_connect: Vec<String>,
 }
 
 /// What drives the connection: the socket half of tokio-postgres's connection, where
@@ -115,6 +117,7 @@ impl<'n> Session<'n> {
         .await?;
         Ok(Session {
             client,
+            after_connect: options.after_connect.clone(),
             driver: Driver {
                 connection,
                 on_notice,
@@ -149,6 +152,17 @@ impl<'n> Session<'n> {
     /// while and cannot poll (see [`Stop::checker`]).
     pub(crate) fn stop_checker(&self) -> impl FnMut() -> bool + 'static {
         self.driver.stop.checker()
+    }
+
+    /// Runs the repository's after-connect SQL ([`ConnectOptions::after_connect`]); in a
+    /// transaction, so that what it sets ends with the transaction.
+    pub(crate) async fn run_after_connect(&mut self) -> Result<(), LoadError> {
+        for sql in self.after_connect.clone() {
+            self.execute(&sql)
+                .await
+                .map_err(|error| error.context("the repo's after_connect SQL failed"))?;
+        }
+        Ok(())
     }
 
     /// Attributes the notices of the requests that follow to `line` of the dump.
@@ -303,7 +317,9 @@ impl<'n> Session<'n> {
     /// waiting briefly for the socket to close, then for a cancel request still on its
     /// way. The server rolls back any open transaction.
     pub(crate) async fn close(self) {
-        let Session { client, mut driver } = self;
+        let Session {
+            client, mut driver, ..
+        } = self;
         drop(client);
         let closed = poll_fn(|cx| {
             driver.poll_connection(cx);

@@ -42,7 +42,9 @@ pub struct LoadOptions {
 pub struct LoadSummary {
     /// `false` when [`LoadOptions::if_absent`] found the table: nothing was sent.
     pub loaded: bool,
-    /// SQL statements sent, including `COPY` statements.
+    /// The file's SQL statements, including `COPY` statements, once run: those the load
+    /// leaves out (`SET client_encoding`, `BEGIN`/`COMMIT`, skipped settings) count too, so
+    /// this is the count [`crate::split`] finds without a database.
     pub statements: u64,
     /// `COPY ... FROM stdin` blocks sent.
     pub copy_blocks: u64,
@@ -234,6 +236,7 @@ impl Load<'_, '_> {
             .query_after("BEGIN", UNKNOWN_SETTINGS, &[(&names, Type::TEXT_ARRAY)])
             .await?;
         let unknown: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
+        self.session.run_after_connect().await?;
         Ok(settings
             .iter()
             .filter(|setting| unknown.contains(&setting.name))
@@ -304,29 +307,8 @@ impl Load<'_, '_> {
 
     /// Queues one statement for sending, unless it is one the load leaves out.
     async fn execute(&mut self, statement: Statement) -> Result<(), LoadError> {
-        if let Some(SessionEffect::ClientEncoding(encoding)) = statement.effect {
-            self.session.notify(Notice::debug(
-                format!(
-                    "not sent: the connection stays UTF8, and the file is read as {} from here on",
-                    encoding.pg_name()
-                ),
-                statement.start.line,
-            ));
-            return Ok(());
-        }
-        if statement.kind == StatementKind::TransactionControl {
-            self.session.notify(Notice::debug(
-                "not sent: the whole file is loaded in one transaction".to_owned(),
-                statement.start.line,
-            ));
-            return Ok(());
-        }
-        if let Some(name) = self.skip.get(&statement.start.byte_offset) {
-            self.session.notify(Notice::warning(
-                format!("skipped SET {name}: the server does not know this setting"),
-                statement.start.line,
-            ));
-            self.summary.skipped_settings.push(name.clone());
+        if self.leaves_out(&statement) {
+            self.summary.statements += 1;
             return Ok(());
         }
         // The server parses a whole message before running it: text after a change of
@@ -344,6 +326,36 @@ impl Load<'_, '_> {
             self.flush().await?;
         }
         Ok(())
+    }
+
+    /// Whether the load leaves this statement out, telling why as a notice.
+    fn leaves_out(&mut self, statement: &Statement) -> bool {
+        if let Some(SessionEffect::ClientEncoding(encoding)) = statement.effect {
+            self.session.notify(Notice::debug(
+                format!(
+                    "not sent: the connection stays UTF8, and the file is read as {} from here on",
+                    encoding.pg_name()
+                ),
+                statement.start.line,
+            ));
+            return true;
+        }
+        if statement.kind == StatementKind::TransactionControl {
+            self.session.notify(Notice::debug(
+                "not sent: the whole file is loaded in one transaction".to_owned(),
+                statement.start.line,
+            ));
+            return true;
+        }
+        if let Some(name) = self.skip.get(&statement.start.byte_offset) {
+            self.session.notify(Notice::warning(
+                format!("skipped SET {name}: the server does not know this setting"),
+                statement.start.line,
+            ));
+            self.summary.skipped_settings.push(name.clone());
+            return true;
+        }
+        false
     }
 
     /// Sends the queued statements as one message, each message preceded by a fresh

@@ -35,7 +35,18 @@ pub fn table_exists(
     let mut ignore_notices = |_| {};
     block_on(async {
         let mut session = Session::connect(conn, &mut ignore_notices, Stop::never()).await?;
-        let exists = exists(&mut session, schema, table).await;
+        let exists = match conn.after_connect.is_empty() {
+            true => exists(&mut session, schema, table).await,
+            // In a transaction that ends with the session, as the after-connect SQL does.
+            false => {
+                async {
+                    session.execute("BEGIN").await?;
+                    session.run_after_connect().await?;
+                    exists(&mut session, schema, table).await
+                }
+                .await
+            }
+        };
         session.close().await;
         exists
     })?

@@ -1,0 +1,124 @@
+defmodule StructureLoader.Options do
+  @moduledoc false
+  # The options of the public functions, checked the same way in each: an unknown key or a
+  # value of the wrong type is an ArgumentError naming it and what is expected, before
+  # anything reaches the NIF. Load options never come from the repo configuration, except
+  # the ones Ecto keeps there too (:dump_path, :priv, :otp_app, :migration_source,
+  # :migration_default_prefix), for which the options win.
+
+  alias StructureLoader.Config
+
+  @log_levels [:emergency, :alert, :critical, :error, :warning, :notice, :info, :debug]
+  # Erlang's timers go no further.
+  @max_timeout 4_294_967_295
+
+  @repo_keys [:dump_path, :priv, :otp_app, :migration_source, :migration_default_prefix]
+
+  @load_defaults [
+    dump_path: nil,
+    priv: nil,
+    otp_app: nil,
+    migration_source: nil,
+    migration_default_prefix: nil,
+    strict_settings: false,
+    timeout: :infinity,
+    log: :info,
+    skip_if_missing: false
+  ]
+
+  @structure_load_defaults [dump_path: nil, strict_settings: false, timeout: :infinity]
+
+  @table_exists_defaults [prefix: nil]
+
+  @doc """
+  Splits and checks the options of `function` (`:load`, `:structure_load` or
+  `:table_exists`): `{options, connection}`, the function's own options as a map with
+  defaults, and the connection keys that override the repo configuration.
+  """
+  @spec split!(keyword(), :load | :structure_load | :table_exists) :: {map(), keyword()}
+  def split!(opts, function) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "expected the options of #{name(function)} as a keyword list"
+    end
+
+    defaults = defaults(function)
+    {own, connection} = Keyword.split(opts, Keyword.keys(defaults))
+
+    case Keyword.keys(connection) -- Config.keys() do
+      [] ->
+        :ok
+
+      [unknown | _] ->
+        raise ArgumentError,
+              "unknown option #{inspect(unknown)} for #{name(function)}; its options are " <>
+                Enum.map_join(Keyword.keys(defaults), ", ", &inspect/1) <>
+                ", and the connection keys of StructureLoader.Config (" <>
+                Enum.map_join(Config.keys(), ", ", &inspect/1) <> ")"
+    end
+
+    own =
+      defaults |> Keyword.merge(own) |> Map.new(fn {key, value} -> {key, check!(key, value)} end)
+
+    {own, connection}
+  end
+
+  @doc "The options that are repo configuration keys too: from `options`, else `config`."
+  @spec with_repo_config(map(), keyword()) :: map()
+  def with_repo_config(options, config) do
+    Enum.reduce(@repo_keys, options, fn key, options ->
+      case {Map.get(options, key, :absent), config[key]} do
+        {nil, value} when value != nil -> Map.put(options, key, check!(key, value))
+        _ -> options
+      end
+    end)
+  end
+
+  defp defaults(:load), do: @load_defaults
+  defp defaults(:structure_load), do: @structure_load_defaults
+  defp defaults(:table_exists), do: @table_exists_defaults
+
+  defp name(:load), do: "StructureLoader.load/2"
+  defp name(:structure_load), do: "StructureLoader.structure_load/3"
+  defp name(:table_exists), do: "StructureLoader.table_exists?/3"
+
+  defp check!(_key, nil), do: nil
+
+  defp check!(key, value) when key in [:dump_path, :priv] do
+    if is_binary(value) or (is_list(value) and List.ascii_printable?(value)),
+      do: to_string(value),
+      else: invalid!(key, "a path")
+  end
+
+  defp check!(:otp_app, value) when is_atom(value), do: value
+
+  defp check!(key, value) when key in [:migration_source, :migration_default_prefix, :prefix] do
+    if is_binary(value) or is_atom(value), do: to_string(value), else: invalid!(key, "a string")
+  end
+
+  defp check!(key, value) when key in [:strict_settings, :skip_if_missing] and is_boolean(value),
+    do: value
+
+  defp check!(:timeout, :infinity), do: :infinity
+
+  defp check!(:timeout, value) when is_integer(value) and value > 0 and value <= @max_timeout,
+    do: value
+
+  defp check!(:log, false), do: false
+  defp check!(:log, :warn), do: :warning
+  defp check!(:log, level) when level in @log_levels, do: level
+
+  defp check!(key, _value), do: invalid!(key, expected(key))
+
+  defp expected(:otp_app), do: "an application name (an atom)"
+  defp expected(key) when key in [:strict_settings, :skip_if_missing], do: "true or false"
+
+  defp expected(:timeout),
+    do: ":infinity or a number of milliseconds from 1 to #{@max_timeout}"
+
+  defp expected(:log),
+    do: "false or a Logger level (#{Enum.map_join(@log_levels, ", ", &inspect/1)})"
+
+  defp invalid!(key, expected) do
+    raise ArgumentError, "expected #{inspect(key)} to be #{expected}"
+  end
+end

@@ -1,0 +1,45 @@
+defmodule StructureLoader.Summary do
+  @moduledoc """
+  What `StructureLoader.load/2` did.
+
+    * `status` - `:loaded`; `:already_loaded` when the migrations table existed, so nothing
+      was sent; `:skipped` when the file did not exist and `skip_if_missing: true` said to
+      go on without it
+    * `repo` - the repo module, or `nil` for a keyword list
+    * `path` - the dump
+    * `statements` - the file's SQL statements, `COPY` statements and those deliberately
+      not sent (`SET client_encoding`, `BEGIN`/`COMMIT`, skipped settings) included: the
+      count `StructureLoader.check/1` gives for the file
+    * `copy_blocks`, `copy_rows`, `meta_commands` - COPY blocks sent, the rows the server
+      stored from them, and meta-commands honoured
+    * `skipped_settings` - preamble settings skipped because the server does not know them,
+      in file order
+    * `duration_ms` - the whole call, connecting included
+  """
+
+  defstruct [
+    :status,
+    :repo,
+    :path,
+    statements: 0,
+    copy_blocks: 0,
+    copy_rows: 0,
+    meta_commands: 0,
+    skipped_settings: [],
+    duration_ms: 0
+  ]
+
+  @type status :: :loaded | :already_loaded | :skipped
+
+  @type t :: %__MODULE__{
+          status: status(),
+          repo: module() | nil,
+          path: Path.t(),
+          statements: non_neg_integer(),
+          copy_blocks: non_neg_integer(),
+          copy_rows: non_neg_integer(),
+          meta_commands: non_neg_integer(),
+          skipped_settings: [String.t()],
+          duration_ms: non_neg_integer()
+        }
+end
