@@ -103,9 +103,12 @@ defmodule StructureLoader do
   with a `down` callback): when the caller goes down, the VM calls into the NIF, which
   triggers the cancellation from that moment on.
 
-  Whatever goes wrong (a statement fails, the connection or the server dies, the time limit
-  expires, the caller exits), the file's changes are rolled back as one transaction and the
-  VM keeps running; a panic in the native code comes back as an `:internal` error.
+  Whatever goes wrong before `COMMIT` is sent (a statement fails, the connection or the
+  server dies, the time limit expires, the caller exits), the file's changes are rolled
+  back as one transaction and the VM keeps running; a panic in the native code comes back
+  as an `:internal` error. A `COMMIT` already sent is never cancelled: its answer decides.
+  If that answer never comes, the error is `:commit_unknown`: the load may be committed,
+  and `load/2` again tells which, loading only if the migrations table is absent.
 
   ## Logging
 

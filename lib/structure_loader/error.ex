@@ -19,6 +19,10 @@ defmodule StructureLoader.Error do
       statement running was cancelled on the server and everything rolled back; `line`
       points at the statement it was stopped at
     * `:cancelled` - the load was cancelled (its caller exited) and rolled back
+    * `:commit_unknown` - `COMMIT` was sent and its answer never came (the connection was
+      lost, the server ended it, or the time limit expired while waiting): the load may
+      or may not be committed. `StructureLoader.load/2` again tells, safely: it loads only
+      if the migrations table is absent
     * `:nif_not_loaded` - the native library could not be loaded (missing from the
       release, or built for another system or architecture); `path` is the library
     * `:internal` - a bug in StructureLoader (a Rust panic, with its message)
@@ -66,6 +70,7 @@ defmodule StructureLoader.Error do
           | :database
           | :timeout
           | :cancelled
+          | :commit_unknown
           | :nif_not_loaded
           | :internal
 

@@ -11,63 +11,119 @@ defmodule StructureLoader.FaultsTest do
   @moduletag :db
 
   defmodule Proxy do
-    # A TCP proxy on 127.0.0.1 in front of the test server. Once `limit` bytes have gone
-    # from client to server in all, it either cuts every connection (`:cut`, both sides
-    # closed) or goes silent (`:silent`: sockets stay open, nothing more is forwarded, new
-    # connections are accepted and ignored), as a network that is lost.
+    # A TCP proxy on 127.0.0.1 in front of the test server, which fails the way networks
+    # and servers do once its trigger fires:
+    #
+    #   * trigger `{:bytes, n}`: more than `n` bytes in all went from client to server (the
+    #     data that crosses the line is not forwarded); `{:message, bytes}`: the client
+    #     sent `bytes` (forwarded to the server)
+    #   * action `:cut`: every connection is closed, both sides; `:silent`: nothing more
+    #     is forwarded either way, sockets stay open, new connections are ignored; `:hold`:
+    #     nothing more reaches the server, while what the server sends still reaches the
+    #     client; `:lose_answer`: the server's answers are dropped and the client's
+    #     connection closed, the server's kept open
+    #
+    # Whatever the action, a server that closes its connection closes the client's.
     @moduledoc false
 
-    def start!(upstream_port, limit, mode) when mode in [:cut, :silent] do
+    def start!(upstream_port, trigger, action)
+        when action in [:cut, :silent, :hold, :lose_answer] do
       {:ok, listen} =
         :gen_tcp.listen(0, [:binary, active: false, ip: {127, 0, 0, 1}, reuseaddr: true])
 
       {:ok, port} = :inet.port(listen)
-      forwarded = :atomics.new(1, [])
-      acceptor = spawn(fn -> accept(listen, upstream_port, limit, mode, forwarded) end)
+      # [bytes forwarded to the server, 1 once tripped]
+      state = :atomics.new(2, [])
+      proxy = %{upstream: upstream_port, trigger: trigger, action: action, state: state}
+      acceptor = spawn(fn -> accept(listen, proxy) end)
       :ok = :gen_tcp.controlling_process(listen, acceptor)
       ExUnit.Callbacks.on_exit(fn -> stop(acceptor) end)
-      %{port: port, acceptor: acceptor, forwarded: forwarded}
+      %{port: port, acceptor: acceptor, state: state}
     end
 
     # Closes every socket: they all belong to the acceptor, and the pumps are linked to it.
     def stop(%{acceptor: acceptor}), do: stop(acceptor)
     def stop(acceptor) when is_pid(acceptor), do: Process.exit(acceptor, :kill)
 
-    def forwarded(%{forwarded: forwarded}), do: :atomics.get(forwarded, 1)
+    def forwarded(%{state: state}), do: :atomics.get(state, 1)
 
-    defp accept(listen, upstream_port, limit, mode, forwarded) do
+    defp accept(listen, proxy) do
       {:ok, client} = :gen_tcp.accept(listen)
 
-      unless tripped?(forwarded, limit) do
-        {:ok, server} = :gen_tcp.connect({127, 0, 0, 1}, upstream_port, [:binary, active: false])
-
-        spawn_link(fn -> pump(client, server, limit, mode, forwarded, :to_server) end)
-        spawn_link(fn -> pump(server, client, limit, mode, forwarded, :to_client) end)
+      unless tripped?(proxy) do
+        {:ok, server} = :gen_tcp.connect({127, 0, 0, 1}, proxy.upstream, [:binary, active: false])
+        spawn_link(fn -> to_server(client, server, proxy) end)
+        spawn_link(fn -> to_client(server, client, proxy) end)
       end
 
-      accept(listen, upstream_port, limit, mode, forwarded)
+      accept(listen, proxy)
     end
 
-    defp pump(from, to, limit, mode, forwarded, direction) do
-      with {:ok, data} <- :gen_tcp.recv(from, 0) do
-        if direction == :to_server, do: :atomics.add(forwarded, 1, byte_size(data))
+    defp to_server(client, server, proxy) do
+      case :gen_tcp.recv(client, 0) do
+        {:ok, data} ->
+          total = :atomics.add_get(proxy.state, 1, byte_size(data))
 
-        cond do
-          not tripped?(forwarded, limit) ->
-            :ok = :gen_tcp.send(to, data)
-            pump(from, to, limit, mode, forwarded, direction)
+          case proxy.trigger do
+            {:bytes, limit} when total > limit ->
+              trip(proxy)
+              after_trip(client, server, proxy)
 
-          mode == :cut ->
-            :gen_tcp.close(from)
-            :gen_tcp.close(to)
+            {:message, bytes} ->
+              if :binary.match(data, bytes) != :nomatch, do: trip(proxy)
+              forward_to_server(client, server, data, proxy)
 
-          mode == :silent ->
-            Process.sleep(:infinity)
-        end
+            _ ->
+              forward_to_server(client, server, data, proxy)
+          end
+
+        {:error, _} ->
+          :gen_tcp.close(server)
       end
     end
 
-    defp tripped?(forwarded, limit), do: :atomics.get(forwarded, 1) > limit
+    defp forward_to_server(client, server, data, proxy) do
+      :ok = :gen_tcp.send(server, data)
+
+      if tripped?(proxy),
+        do: after_trip(client, server, proxy),
+        else: to_server(client, server, proxy)
+    end
+
+    defp after_trip(client, server, %{action: :cut}) do
+      :gen_tcp.close(client)
+      :gen_tcp.close(server)
+    end
+
+    defp after_trip(_client, _server, _proxy), do: Process.sleep(:infinity)
+
+    defp to_client(server, client, proxy) do
+      case :gen_tcp.recv(server, 0) do
+        {:ok, data} ->
+          case {tripped?(proxy), proxy.action} do
+            {true, :silent} ->
+              Process.sleep(:infinity)
+
+            {true, :lose_answer} ->
+              :gen_tcp.close(client)
+              drain(server)
+
+            _ ->
+              _ = :gen_tcp.send(client, data)
+              to_client(server, client, proxy)
+          end
+
+        {:error, _} ->
+          :gen_tcp.close(client)
+      end
+    end
+
+    defp drain(socket) do
+      with {:ok, _} <- :gen_tcp.recv(socket, 0), do: drain(socket)
+    end
+
+    defp trip(proxy), do: :atomics.put(proxy.state, 2, 1)
+    defp tripped?(proxy), do: :atomics.get(proxy.state, 2) == 1
   end
 
   setup do
@@ -117,10 +173,40 @@ defmodule StructureLoader.FaultsTest do
     assert TestDB.sql!(context.database, "SELECT count(*) FROM public.next_one") == "0"
   end
 
+  # A dump with 5 MB of COPY data (200,000 rows), more than any socket buffer holds.
+  defp copy_dump! do
+    rows = Enum.map_join(1..200_000, "", &"#{&1}\t#{String.duplicate("x", 20)}\n")
+
+    TestDB.write_file!("""
+    CREATE TABLE public.items (id integer, name text);
+    COPY public.items (id, name) FROM stdin;
+    #{rows}\\.
+    CREATE INDEX ON public.items (name);
+    """)
+  end
+
   defp elapsed_ms(started), do: System.monotonic_time(:millisecond) - started
 
-  describe ":timeout" do
-    test "cancels the running statement on the server and rolls everything back", context do
+  # Each row of the README's table "When something goes wrong", in its words.
+  describe "the failure table in the README:" do
+    test "a statement fails", context do
+      path =
+        TestDB.write_file!("""
+        CREATE TABLE public.a (id integer);
+        CREATE TABLE public.b (id integr);
+        """)
+
+      assert {:error, %Error{reason: :database, sqlstate: "42704", line: 2, column: 27} = error} =
+               StructureLoader.load(context.config, dump_path: path, log: false)
+
+      assert Exception.message(error) =~
+               ~s(#{path}:2:27: ERROR 42704: type "integr" does not exist)
+
+      TestDB.assert_unchanged!(context.empty, context.database)
+      assert_next_load_succeeds(context)
+    end
+
+    test "the :timeout expires", context do
       {config, name} = tagged(context.config)
 
       path =
@@ -151,93 +237,7 @@ defmodule StructureLoader.FaultsTest do
       assert_next_load_succeeds(context)
     end
 
-    test "bounds the wait for another load's advisory lock", context do
-      path =
-        TestDB.write_file!("""
-        CREATE TABLE public.schema_migrations (version bigint);
-        SELECT pg_sleep(2);
-        """)
-
-      config = Keyword.merge(context.config, dump_path: path, log: false)
-      first = Task.async(fn -> StructureLoader.load(config) end)
-      {_, name} = tagged([])
-
-      wait_until("the first load sleeps", fn ->
-        TestDB.sql!(
-          "postgres",
-          "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' " <>
-            "AND datname = '#{context.database}'"
-        ) == "1"
-      end)
-
-      second_config = Keyword.put(config, :parameters, application_name: name)
-
-      assert {:error, %Error{reason: :timeout} = error} =
-               StructureLoader.load(second_config, timeout: 300)
-
-      assert error.message =~ "time limit of 300 ms"
-      assert error.message =~ "waiting for the advisory lock"
-
-      assert {:ok, %StructureLoader.Summary{status: :loaded, path: ^path}} =
-               Task.await(first, 10_000)
-    end
-
-    test "a network gone silent mid-COPY: the cancel is given up after its grace",
-         context do
-      rows = Enum.map_join(1..200_000, "", &"#{&1}\t#{String.duplicate("x", 20)}\n")
-
-      path =
-        TestDB.write_file!("""
-        CREATE TABLE public.items (id integer, name text);
-        COPY public.items (id, name) FROM stdin;
-        #{rows}\\.
-        CREATE INDEX ON public.items (name);
-        """)
-
-      proxy = Proxy.start!(context.config[:port], 1_000_000, :silent)
-      {config, name} = tagged(Keyword.merge(context.config, port: proxy.port, log: false))
-
-      assert {:error, %Error{reason: :timeout, line: 2} = error} =
-               StructureLoader.load(config, dump_path: path, timeout: 1_000)
-
-      # The load did not wait for the network: it gave up on the cancel after its grace.
-      assert error.message =~ "did not confirm the cancel"
-      assert error.statement == "COPY public.items (id, name) FROM stdin;"
-
-      # The server waits for COPY data until the connection really goes away.
-      Proxy.stop(proxy)
-      wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
-      TestDB.assert_unchanged!(context.empty, context.database)
-      assert_next_load_succeeds(context)
-    end
-
-    test "must be :infinity or a positive integer", context do
-      path = TestDB.write_file!("SELECT 1;\n")
-
-      for bad <- [0, -5, 1.5, :forever] do
-        assert_raise ArgumentError, ~r/:timeout/, fn ->
-          StructureLoader.load(context.config, dump_path: path, timeout: bad)
-        end
-      end
-    end
-
-    test "an Ecto repo's own :timeout is not a limit for the load", context do
-      path = TestDB.write_file!("SELECT pg_sleep(0.3);\nCREATE TABLE public.t (i integer);\n")
-      config = Keyword.merge(context.config, timeout: 50, log: false)
-
-      assert {:ok, %StructureLoader.Summary{status: :loaded}} =
-               StructureLoader.load(config, dump_path: path)
-
-      assert {:ok, ^path} =
-               StructureLoader.structure_load(
-                 "/unused",
-                 Keyword.put(TestDB.config(TestDB.create!(), timeout: 50), :dump_path, path)
-               )
-    end
-  end
-
-  describe "the caller exiting" do
-    test "cancels the load at once: no query left running, every lock released", context do
+    test "the caller exits or is killed", context do
       TestDB.sql!(context.database, "CREATE TABLE public.victim (id integer)")
       context = Map.put(context, :empty, TestDB.dump!(context.database))
       {config, name} = tagged(Keyword.put(context.config, :log, false))
@@ -285,6 +285,180 @@ defmodule StructureLoader.FaultsTest do
       assert_next_load_succeeds(context)
     end
 
+    test "the backend is terminated (pg_terminate_backend), even while COPY data is on its way",
+         context do
+      path = copy_dump!()
+      # The network holds the COPY data back; meanwhile the backend waits for it.
+      proxy = Proxy.start!(context.config[:port], {:bytes, 1_000_000}, :hold)
+      {config, name} = tagged(Keyword.merge(context.config, port: proxy.port, log: false))
+      loading = Task.async(fn -> StructureLoader.load(config, dump_path: path) end)
+
+      wait_until("the backend waits for COPY data", fn ->
+        TestDB.sql!(
+          "postgres",
+          "SELECT count(*) FROM pg_stat_activity WHERE application_name = '#{name}' " <>
+            "AND query LIKE 'COPY %' AND wait_event = 'ClientRead'"
+        ) == "1"
+      end)
+
+      TestDB.sql!(
+        "postgres",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '#{name}'"
+      )
+
+      # Located at the COPY data line the server was reading.
+      assert {:error, %Error{reason: :database, sqlstate: "57P01", severity: "FATAL"} = error} =
+               Task.await(loading, 10_000)
+
+      assert error.line > 2
+      assert error.statement == "COPY public.items (id, name) FROM stdin;"
+      TestDB.assert_unchanged!(context.empty, context.database)
+      assert_next_load_succeeds(context)
+    end
+
+    test "the connection is cut (reset, proxy closed)", context do
+      path = copy_dump!()
+
+      proxy = Proxy.start!(context.config[:port], {:bytes, 1_000_000}, :cut)
+      {config, name} = tagged(Keyword.merge(context.config, port: proxy.port, log: false))
+
+      assert {:error, %Error{reason: :connect, path: ^path, line: 2} = error} =
+               StructureLoader.load(config, dump_path: path)
+
+      assert Proxy.forwarded(proxy) > 1_000_000
+      assert error.statement == "COPY public.items (id, name) FROM stdin;"
+      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:1: .*connection/
+
+      wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
+      TestDB.assert_unchanged!(context.empty, context.database)
+      assert_next_load_succeeds(context)
+    end
+
+    test "the network goes silent (no reset)", context do
+      path = copy_dump!()
+
+      proxy = Proxy.start!(context.config[:port], {:bytes, 1_000_000}, :silent)
+      {config, name} = tagged(Keyword.merge(context.config, port: proxy.port, log: false))
+
+      assert {:error, %Error{reason: :timeout, line: 2} = error} =
+               StructureLoader.load(config, dump_path: path, timeout: 1_000)
+
+      # The load did not wait for the network: it gave up on the cancel after its grace.
+      assert error.message =~ "did not confirm the cancel"
+      assert error.statement == "COPY public.items (id, name) FROM stdin;"
+
+      # The server waits for COPY data until the connection really goes away.
+      Proxy.stop(proxy)
+      wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
+      TestDB.assert_unchanged!(context.empty, context.database)
+      assert_next_load_succeeds(context)
+    end
+
+    test "the connection is lost after COMMIT was sent", context do
+      path = TestDB.write_file!("CREATE TABLE public.a (id integer);\n")
+      # The server gets COMMIT; its answer never reaches the loader.
+      proxy = Proxy.start!(context.config[:port], {:message, "COMMIT\0"}, :lose_answer)
+      config = Keyword.merge(context.config, port: proxy.port, log: false)
+
+      assert {:error, %Error{reason: :commit_unknown, path: ^path} = error} =
+               StructureLoader.load(config, dump_path: path)
+
+      assert error.message =~
+               ~r/^connection to the server lost: .*, after COMMIT was sent and before its answer came: whether the load was committed is unknown/
+
+      refute error.message =~ "rolled back"
+
+      # It was committed, and a load-once retry says so.
+      wait_until("the load is committed", fn ->
+        StructureLoader.table_exists?(context.config, "a")
+      end)
+
+      assert {:ok, %StructureLoader.Summary{status: :already_loaded}} =
+               StructureLoader.load(context.config,
+                 dump_path: path,
+                 migration_source: "a",
+                 log: false
+               )
+    end
+
+    test "the :timeout expires after COMMIT was sent, and no answer comes", context do
+      path = TestDB.write_file!("CREATE TABLE public.a (id integer);\n")
+      proxy = Proxy.start!(context.config[:port], {:message, "COMMIT\0"}, :silent)
+      config = Keyword.merge(context.config, port: proxy.port, log: false)
+
+      assert {:error, %Error{reason: :commit_unknown, path: ^path} = error} =
+               StructureLoader.load(config, dump_path: path, timeout: 1_000)
+
+      assert error.message ==
+               "the time limit of 1000 ms expired after COMMIT was sent, and the server did " <>
+                 "not answer it within 3 s: whether the load was committed is unknown; look " <>
+                 "before loading again (a load-once retry loads only if the migrations table " <>
+                 "is absent)"
+
+      wait_until("the load is committed", fn ->
+        StructureLoader.table_exists?(context.config, "a")
+      end)
+    end
+  end
+
+  describe ":timeout" do
+    test "bounds the wait for another load's advisory lock", context do
+      path =
+        TestDB.write_file!("""
+        CREATE TABLE public.schema_migrations (version bigint);
+        SELECT pg_sleep(2);
+        """)
+
+      config = Keyword.merge(context.config, dump_path: path, log: false)
+      first = Task.async(fn -> StructureLoader.load(config) end)
+      {_, name} = tagged([])
+
+      wait_until("the first load sleeps", fn ->
+        TestDB.sql!(
+          "postgres",
+          "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' " <>
+            "AND datname = '#{context.database}'"
+        ) == "1"
+      end)
+
+      second_config = Keyword.put(config, :parameters, application_name: name)
+
+      assert {:error, %Error{reason: :timeout} = error} =
+               StructureLoader.load(second_config, timeout: 300)
+
+      assert error.message =~ "time limit of 300 ms"
+      assert error.message =~ "waiting for the advisory lock"
+
+      assert {:ok, %StructureLoader.Summary{status: :loaded, path: ^path}} =
+               Task.await(first, 10_000)
+    end
+
+    test "must be :infinity or a positive integer", context do
+      path = TestDB.write_file!("SELECT 1;\n")
+
+      for bad <- [0, -5, 1.5, :forever] do
+        assert_raise ArgumentError, ~r/:timeout/, fn ->
+          StructureLoader.load(context.config, dump_path: path, timeout: bad)
+        end
+      end
+    end
+
+    test "an Ecto repo's own :timeout is not a limit for the load", context do
+      path = TestDB.write_file!("SELECT pg_sleep(0.3);\nCREATE TABLE public.t (i integer);\n")
+      config = Keyword.merge(context.config, timeout: 50, log: false)
+
+      assert {:ok, %StructureLoader.Summary{status: :loaded}} =
+               StructureLoader.load(config, dump_path: path)
+
+      assert {:ok, ^path} =
+               StructureLoader.structure_load(
+                 "/unused",
+                 Keyword.put(TestDB.config(TestDB.create!(), timeout: 50), :dump_path, path)
+               )
+    end
+  end
+
+  describe "the caller exiting" do
     test "a load whose caller is already gone loads nothing", context do
       path = TestDB.write_file!("CREATE TABLE public.never (id integer);\n")
 
@@ -308,35 +482,7 @@ defmodule StructureLoader.FaultsTest do
     end
   end
 
-  describe "the connection lost mid-load" do
-    test "cut by the network in the middle of COPY data", context do
-      rows = Enum.map_join(1..200_000, "", &"#{&1}\t#{String.duplicate("y", 20)}\n")
-
-      path =
-        TestDB.write_file!("""
-        CREATE TABLE public.items (id integer, name text);
-        COPY public.items (id, name) FROM stdin;
-        #{rows}\\.
-        CREATE INDEX ON public.items (name);
-        """)
-
-      proxy = Proxy.start!(context.config[:port], 1_000_000, :cut)
-      {config, name} = tagged(Keyword.merge(context.config, port: proxy.port, log: false))
-
-      assert {:error, %Error{reason: :connect, path: ^path, line: 2} = error} =
-               StructureLoader.load(config, dump_path: path)
-
-      assert Proxy.forwarded(proxy) > 1_000_000
-      assert error.statement == "COPY public.items (id, name) FROM stdin;"
-      assert Exception.message(error) =~ ~r/^#{Regex.escape(path)}:2:1: .*connection/
-
-      wait_until("the loader's backend is gone", fn -> loader_backends(name) == "0" end)
-      TestDB.assert_unchanged!(context.empty, context.database)
-      assert_next_load_succeeds(context)
-    end
-  end
-
-  describe "the server stopped mid-load" do
+  describe "the failure table in the README, with a server of its own:" do
     @describetag timeout: 120_000
 
     setup do
@@ -366,7 +512,7 @@ defmodule StructureLoader.FaultsTest do
       {:ok, own: %{dir: dir, port: port, config: config, start: start}}
     end
 
-    test "with pg_ctl stop -m immediate, then restarted", %{own: own} do
+    test "the server stops or crashes (pg_ctl stop -m immediate)", %{own: own} do
       {config, name} = tagged(own.config)
 
       path =

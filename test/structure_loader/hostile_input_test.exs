@@ -145,6 +145,18 @@ defmodule StructureLoader.HostileInputTest do
       TestDB.assert_unchanged!(context.empty, context.database)
     end
 
+    test "a FIFO, which no writer will ever open, with a time limit", context do
+      path = Path.join(Path.dirname(TestDB.write_file!("")), "fifo.sql")
+      {_, 0} = System.cmd("mkfifo", [path])
+
+      assert {:error, %Error{reason: :file, path: ^path} = error} =
+               StructureLoader.load(context.config, dump_path: path, timeout: 1_000)
+
+      assert Exception.message(error) =~ "it is a FIFO (named pipe), not a regular file"
+      assert {:error, %Error{reason: :file}} = StructureLoader.check(path)
+      TestDB.assert_unchanged!(context.empty, context.database)
+    end
+
     # Root reads any file whatever its mode, and the suite runs as root in CI: the load
     # then runs in a second VM as the unprivileged user `nobody`, with the same build.
     test "a file without read permission", context do
@@ -227,6 +239,65 @@ defmodule StructureLoader.HostileInputTest do
       refute File.exists?(context.sentinel)
       TestDB.assert_same_text!(other_empty, TestDB.dump!(other), "the other database")
     end
+  end
+
+  # A VM that may map no more than 4 GB: a file whose size, or whose first line, nears what
+  # PostgreSQL takes in one statement must fail cleanly, never abort the VM.
+  describe "under a 4 GB address-space limit (prlimit --as)" do
+    @describetag timeout: 300_000
+
+    test "/dev/zero, a 2 GB sparse file and a 1.1 GB line end in clean errors", context do
+      dir = Path.dirname(TestDB.write_file!(""))
+      sparse = Path.join(dir, "sparse.sql")
+      {_, 0} = System.cmd("truncate", ["-s", "2G", sparse])
+      long_line = Path.join(dir, "long_line.sql")
+      chunk = :binary.copy("x", 64 * 1024 * 1024)
+
+      File.open!(long_line, [:write, :raw], fn file ->
+        for _ <- 1..17, do: :ok = IO.binwrite(file, chunk)
+      end)
+
+      messages =
+        limited_vm!("""
+        config = [database: #{inspect(context.database)}, log: false]
+
+        for path <- ["/dev/zero", #{inspect(sparse)}, #{inspect(long_line)}] do
+          {:error, checked} = StructureLoader.check(path)
+          {:error, loaded} = StructureLoader.load(config, dump_path: path, timeout: 10_000)
+          IO.puts(Exception.message(checked))
+          IO.puts(Exception.message(loaded))
+        end
+        """)
+
+      assert messages == [
+               "/dev/zero: cannot read /dev/zero: it is a device, not a regular file",
+               "/dev/zero: cannot read /dev/zero: it is a device, not a regular file",
+               "#{sparse}:1:1: NUL byte in the file: this is not a text SQL file",
+               "#{sparse}:1:1: NUL byte in the file: this is not a text SQL file",
+               "#{long_line}:1:1: this line is longer than 1073741823 bytes, more than " <>
+                 "PostgreSQL takes in one statement or COPY row",
+               "#{long_line}:1:1: this line is longer than 1073741823 bytes, more than " <>
+                 "PostgreSQL takes in one statement or COPY row"
+             ]
+
+      TestDB.assert_unchanged!(context.empty, context.database)
+    end
+  end
+
+  # Runs `script` in a fresh VM on this build, its address space limited to 4 GB; the
+  # lines it printed. The VM must exit normally.
+  defp limited_vm!(script) do
+    ebin = Application.app_dir(:structure_loader, "ebin")
+
+    {output, status} =
+      System.cmd(
+        "prlimit",
+        ["--as=4294967296", "--", System.find_executable("elixir"), "-pa", ebin, "-e", script],
+        stderr_to_stdout: true
+      )
+
+    assert status == 0, output
+    String.split(output, "\n", trim: true)
   end
 
   defp peak_memory_kb do

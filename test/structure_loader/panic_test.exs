@@ -66,7 +66,8 @@ defmodule StructureLoader.PanicTest do
     Path.join(dir, "libstructure_loader_panic_probe")
   end
 
-  test "a panic mid-load is an :internal error, and the VM and the database are fine" do
+  # A row of the README's table "When something goes wrong", in its words.
+  test "the failure table in the README: a bug panics in the native code" do
     database = TestDB.create!()
     empty = TestDB.dump!(database)
     name = "sl-panic-#{System.unique_integer([:positive])}"

@@ -9,6 +9,10 @@ use tokio_postgres::error::{DbError, ErrorPosition};
 /// error in [`LoadError::statement`], so an error never carries a whole huge statement.
 const STATEMENT_EXCERPT_CHARS: usize = 4000;
 
+/// What every [`ErrorReason::CommitUnknown`] error ends with.
+pub(crate) const COMMIT_UNKNOWN: &str = "whether the load was committed is unknown; look \
+    before loading again (a load-once retry loads only if the migrations table is absent)";
+
 /// Why a load, check or table lookup failed, with everything known about where.
 ///
 /// Opaque: read it through the accessors. It never contains the connection password:
@@ -62,6 +66,10 @@ pub enum ErrorReason {
     Timeout,
     /// The load was stopped through its [`crate::connection::CancelHandle`] and rolled back.
     Cancelled,
+    /// `COMMIT` was sent, and its answer never came: the connection was lost, the server
+    /// ended it with a `FATAL` error, or a stop gave up waiting. The load may or may not
+    /// have been committed; only the database can tell.
+    CommitUnknown,
     /// A bug: something that must not happen did (e.g. a panic caught at the NIF boundary).
     Internal,
 }
@@ -78,6 +86,7 @@ impl ErrorReason {
             ErrorReason::Database => "database",
             ErrorReason::Timeout => "timeout",
             ErrorReason::Cancelled => "cancelled",
+            ErrorReason::CommitUnknown => "commit_unknown",
             ErrorReason::Internal => "internal",
         }
     }
@@ -166,6 +175,33 @@ impl LoadError {
         load_error
     }
 
+    /// A server error read off the wire rather than through tokio-postgres (the
+    /// server's last words, see [`crate::connection`]).
+    pub(crate) fn server_fields(
+        severity: &str,
+        sqlstate: &str,
+        message: &str,
+        detail: Option<&str>,
+        hint: Option<&str>,
+        context: Option<&str>,
+    ) -> Self {
+        let reason = if sqlstate.starts_with("28") {
+            ErrorReason::Auth
+        } else {
+            ErrorReason::Database
+        };
+        let mut load_error = LoadError::new(reason, message);
+        load_error.0.server = Some(ServerFields {
+            sqlstate: sqlstate.to_owned(),
+            severity: severity.to_owned(),
+            detail: detail.map(str::to_owned),
+            hint: hint.map(str::to_owned),
+            query_position: None,
+            context: context.map(str::to_owned),
+        });
+        load_error
+    }
+
     /// Any tokio-postgres error: a server error keeps its fields; anything else means the
     /// connection is unusable ([`ErrorReason::Connect`]).
     pub(crate) fn postgres(error: &tokio_postgres::Error) -> Self {
@@ -176,6 +212,19 @@ impl LoadError {
                 format!("connection to the server lost: {}", error_chain(error)),
             ),
         }
+    }
+
+    /// This failure, come after `COMMIT` was sent instead of its answer: the outcome is
+    /// unknown. The server's fields, if any, are kept.
+    pub(crate) fn commit_unknown(mut self) -> Self {
+        if self.0.reason != ErrorReason::CommitUnknown {
+            self.0.reason = ErrorReason::CommitUnknown;
+            self.0.message = format!(
+                "{}, after COMMIT was sent and before its answer came: {COMMIT_UNKNOWN}",
+                self.0.message
+            );
+        }
+        self
     }
 
     /// Attaches the dump's path.

@@ -46,7 +46,10 @@ impl CancelRequester {
                     return Err(io::Error::other("the server no longer offers TLS"));
                 }
                 self.token
-                    .cancel_query_raw(KeepOpen::new(stream, handed_back), tls.for_server(&host))
+                    .cancel_query_raw(
+                        KeepOpen::new(stream, handed_back),
+                        tls.for_server::<KeepOpen>(&host),
+                    )
                     .await
             }
             None => {

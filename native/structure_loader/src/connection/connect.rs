@@ -4,6 +4,7 @@
 //! server's SQLSTATEs, never by the text of tokio-postgres's messages.
 
 use crate::connection::cancel_request::CancelRequester;
+use crate::connection::farewell::{Farewell, Watched, WatchedTls};
 use crate::connection::stream::{ServerStream, Target, TlsAnswer};
 use crate::connection::tls::{ServerTls, TlsConnector, TlsMode, TlsOptions};
 use crate::error::{error_chain, ErrorReason, LoadError};
@@ -69,9 +70,14 @@ pub enum AddressFamily {
     Ipv6,
 }
 
-/// tokio-postgres's connection over a [`ServerStream`], with or without TLS.
-pub(crate) type PgConnection =
-    Connection<ServerStream, <ServerTls as TlsConnect<ServerStream>>::Stream>;
+/// The stream a session reads: a [`ServerStream`], watched for the server's last words.
+type SessionStream = Watched<ServerStream>;
+
+/// tokio-postgres's connection over a [`SessionStream`], with or without TLS.
+pub(crate) type PgConnection = Connection<
+    SessionStream,
+    <WatchedTls<ServerTls<SessionStream>> as TlsConnect<SessionStream>>::Stream,
+>;
 
 /// An established, authenticated connection.
 pub(crate) struct Connected {
@@ -79,6 +85,8 @@ pub(crate) struct Connected {
     pub(crate) connection: PgConnection,
     /// Sends cancel requests for this connection's backend.
     pub(crate) canceller: CancelRequester,
+    /// Where the server's `FATAL` error is kept if it sends one before leaving.
+    pub(crate) farewell: Farewell,
 }
 
 impl Endpoint {
@@ -259,7 +267,9 @@ impl ConnectOptions {
                 .ssl_mode(SslMode::Require)
                 .ssl_negotiation(SslNegotiation::Direct);
         }
-        let connector = tls.for_server(&endpoint.host);
+        let connector = WatchedTls(tls.for_server::<SessionStream>(&endpoint.host));
+        let farewell = Farewell::default();
+        let stream = Watched::new(stream, farewell.clone());
         match config.connect_raw(stream, connector).await {
             Ok((client, mut connection)) => {
                 if self.primary_only && is_standby(&client, &mut connection).await? {
@@ -279,6 +289,7 @@ impl ConnectOptions {
                     ),
                     client,
                     connection,
+                    farewell,
                 })
             }
             Err(error) => Err(self.connect_error(endpoint, &error)),

@@ -5,6 +5,7 @@
 
 pub(crate) mod cancel_request;
 pub(crate) mod connect;
+pub(crate) mod farewell;
 pub(crate) mod notice;
 pub(crate) mod session;
 pub(crate) mod stop;

@@ -3,9 +3,10 @@
 
 use crate::connection::cancel_request::CancelRequester;
 use crate::connection::connect::{ConnectOptions, Connected, PgConnection};
+use crate::connection::farewell::Farewell;
 use crate::connection::notice::Notice;
 use crate::connection::stop::{Stop, StopReason, CANCEL_GRACE, CANCEL_RETRY};
-use crate::error::{ErrorReason, LoadError};
+use crate::error::{ErrorReason, LoadError, COMMIT_UNKNOWN};
 use bytes::Bytes;
 use futures_util::future::join;
 use futures_util::{SinkExt, Stream};
@@ -61,6 +62,7 @@ struct Driver<'n> {
     ended: Option<LoadError>,
     stop: Stop,
     canceller: CancelRequester,
+    farewell: Farewell,
     /// A stop that came while a request was in flight, waiting for the server to end it.
     stopping: Option<Stopping>,
     /// Why the session was stopped, once it has been: every later request fails with it.
@@ -108,6 +110,7 @@ impl<'n> Session<'n> {
             client,
             connection,
             canceller,
+            farewell,
         } = poll_fn(|cx| match stop.poll(cx) {
             Poll::Ready(reason) => {
                 Poll::Ready(Err(reason.error_connecting(&options.endpoints_text())))
@@ -125,6 +128,7 @@ impl<'n> Session<'n> {
                 ended: None,
                 stop,
                 canceller,
+                farewell,
                 stopping: None,
                 stopped: None,
                 unfinished_cancel: None,
@@ -185,13 +189,24 @@ impl<'n> Session<'n> {
     /// Runs `prelude`, then commits, both sent at once. Either way the transaction has
     /// ended: if the prelude fails, the server turns the `COMMIT` behind it into a
     /// rollback, and the prelude's error is returned. A stop that comes once they are sent
-    /// does not cancel them: the server's answer decides, and only if none comes within
-    /// [`CANCEL_GRACE`] does the load fail, saying that the outcome is unknown.
+    /// does not cancel them: the server's answer decides. When no answer comes (the
+    /// connection is lost, a `FATAL` error ends it, or a stop waited [`CANCEL_GRACE`]),
+    /// the error is [`ErrorReason::CommitUnknown`]: the server may have committed.
     pub(crate) async fn commit_after(&mut self, prelude: &str) -> Result<(), LoadError> {
+        // A connection already gone, or a stop already due, sends nothing: rolled back.
+        if let Some(ended) = &self.driver.ended {
+            return Err(ended.clone());
+        }
+        self.check_stop()?;
         let commit = self.client.batch_execute("COMMIT");
         self.driver
             .drive(after(&self.client, prelude, commit), OnStop::AwaitAnswer)
             .await
+            .map_err(|error| match (error.reason(), error.severity()) {
+                // The server answered: an ERROR ends the transaction with a rollback.
+                (ErrorReason::Database, Some("ERROR")) => error,
+                _ => error.commit_unknown(),
+            })
     }
 
     /// Runs `prelude`, then `sql`, a message of several statements, through the
@@ -478,10 +493,20 @@ impl Driver<'_> {
         Poll::Pending
     }
 
+    /// A lost connection is reported as the server's `FATAL` error when it sent one
+    /// before leaving: that says why.
+    fn lost(&self, error: LoadError) -> LoadError {
+        match (error.reason(), self.farewell.last_words()) {
+            (ErrorReason::Connect, Some(last_words)) => last_words,
+            _ => error,
+        }
+    }
+
     /// What a request that completed comes to: while stopping, a cancellable request
     /// (usually failed by the cancel) fails with the reason for stopping, whereas a final
     /// one keeps its own outcome.
     fn outcome<T>(&mut self, outcome: Result<T, LoadError>) -> Result<T, LoadError> {
+        let outcome = outcome.map_err(|error| self.lost(error));
         let Some(stopping) = self.stopping.take() else {
             return outcome;
         };
@@ -544,12 +569,17 @@ impl Stopping {
                 error.message(),
                 CANCEL_GRACE.as_secs()
             ),
-            OnStop::AwaitAnswer => format!(
-                "{}, after COMMIT was sent; the server did not answer it within {} s, so \
-                 whether the load was committed is unknown",
-                error.message(),
-                CANCEL_GRACE.as_secs()
-            ),
+            OnStop::AwaitAnswer => {
+                return LoadError::new(
+                    ErrorReason::CommitUnknown,
+                    format!(
+                        "{} after COMMIT was sent, and the server did not answer it within \
+                         {} s: {COMMIT_UNKNOWN}",
+                        self.reason.what_happened(),
+                        CANCEL_GRACE.as_secs()
+                    ),
+                )
+            }
         };
         LoadError::new(error.reason(), message)
     }

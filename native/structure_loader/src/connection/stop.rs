@@ -114,6 +114,16 @@ impl StopReason {
         }
     }
 
+    /// What happened, for a message that goes on to say what came of it.
+    pub(crate) fn what_happened(self) -> String {
+        match self {
+            StopReason::TimedOut(limit) => {
+                format!("the time limit of {} ms expired", limit.as_millis())
+            }
+            StopReason::Cancelled => "the load was cancelled".to_owned(),
+        }
+    }
+
     /// The error of a load stopped before its connection was made.
     pub(crate) fn error_connecting(self, endpoint: &str) -> LoadError {
         match self {

@@ -1,7 +1,6 @@
 //! TLS for the server connection: rustls with the ring provider (no OpenSSL), configured
 //! the way libpq's `sslmode` describes, and failures explained in plain words.
 
-use crate::connection::stream::ServerStream;
 use crate::error::{ErrorReason, LoadError};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
@@ -286,16 +285,18 @@ impl TlsConnector {
     }
 }
 
-/// tokio-postgres's TLS connector for one server, over any stream the loader opens.
-pub(crate) type ServerTls = <MakeRustlsConnect as MakeTlsConnect<ServerStream>>::TlsConnect;
+/// tokio-postgres's TLS connector for one server, over a stream `S` the loader opens.
+pub(crate) type ServerTls<S> = <MakeRustlsConnect as MakeTlsConnect<S>>::TlsConnect;
 
 impl TlsConnector {
     /// The connector for a session with `host`, which verifies the server's certificate
     /// for the configured server name, else for `host`.
-    pub(crate) fn for_server(&self, host: &str) -> ServerTls {
+    pub(crate) fn for_server<S>(&self, host: &str) -> ServerTls<S>
+    where
+        MakeRustlsConnect: MakeTlsConnect<S, Error = std::convert::Infallible>,
+    {
         let name = self.server_name.as_deref().unwrap_or(host);
-        let Ok(connector) =
-            MakeTlsConnect::<ServerStream>::make_tls_connect(&mut self.rustls.clone(), name);
+        let Ok(connector) = MakeTlsConnect::<S>::make_tls_connect(&mut self.rustls.clone(), name);
         connector
     }
 }
