@@ -142,7 +142,13 @@ defmodule StructureLoader.SecretsTest do
           Keyword.put(context.config, :ssl, password: @password),
           Keyword.put(context.config, :parameters, :not_a_list),
           [url: "mysql://u:#{percent_encoded()}@h/db"],
-          [url: "ecto://u:#{percent_encoded()}@h/db?unknown=1"]
+          [url: "ecto://u:#{percent_encoded()}@h/db?unknown=1"],
+          # A password with an unescaped `?`: the rest of it would read as the query.
+          [url: "ecto://u:pa?S3cr3t-tail@h/db"],
+          # Bad values of libpq's parameters, next to or in place of the password.
+          [url: "postgresql://u@h/db?password=#{percent_encoded()}&sslmode=sometimes"],
+          [url: "postgresql://u@h/db?password=#{percent_encoded()}&port=x"],
+          [url: "postgresql://u@h/db?sslmode=#{percent_encoded()}"]
         ] do
       error = assert_raise ArgumentError, fn -> Config.new(bad) end
 

@@ -196,7 +196,8 @@ defmodule StructureLoader.Config.TLS do
 
         :error ->
           raise ArgumentError,
-                "unsupported sslmode=#{sslmode}; expected one of " <>
+                # Never the value: it may come from a URL, whose query could hold anything.
+                "unsupported sslmode value; expected one of " <>
                   Enum.join(Map.keys(@sslmodes), ", ")
       end
 
