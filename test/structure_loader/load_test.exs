@@ -248,11 +248,11 @@ defmodule StructureLoader.LoadTest do
     test "an unknown option is an ArgumentError naming it and the valid ones", context do
       error =
         assert_raise ArgumentError, fn ->
-          StructureLoader.load(context.config, strict: true)
+          StructureLoader.load(context.config, strict_settings: true)
         end
 
-      assert error.message =~ "unknown option :strict for StructureLoader.load/2"
-      assert error.message =~ ":strict_settings"
+      assert error.message =~ "unknown option :strict_settings for StructureLoader.load/2"
+      assert error.message =~ ":strict, :no_owner, :no_privileges, :no_comments"
 
       assert_raise ArgumentError,
                    ~r/unknown option :prefx for StructureLoader.table_exists/,
@@ -272,7 +272,10 @@ defmodule StructureLoader.LoadTest do
       config = Keyword.put(context.config, :dump_path, path)
 
       for {option, message} <- [
-            {[strict_settings: "true"], ~r/:strict_settings to be true or false/},
+            {[strict: "true"], ~r/:strict to be true or false/},
+            {[no_owner: nil], ~r/:no_owner to be true or false/},
+            {[no_privileges: "yes"], ~r/:no_privileges to be true or false/},
+            {[no_comments: 1], ~r/:no_comments to be true or false/},
             {[timeout: 10 ** 23], ~r/:timeout to be :infinity or a number of milliseconds/},
             {[timeout: 0], ~r/:timeout/},
             {[log: :loud], ~r/:log to be false or a Logger level/},
