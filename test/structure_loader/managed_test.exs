@@ -294,10 +294,17 @@ defmodule StructureLoader.ManagedTest do
     before = snapshot!(database)
     config = TestDB.config(database, username: role, password: @role_password, dump_path: path)
 
-    assert {:error, %Error{reason: :database, sqlstate: "42501", line: 26} = error} =
+    # Before 15 the public schema belongs to postgres already, and giving it to its owner
+    # is no change: the first owner change is then the next one.
+    {line, statement} =
+      if TestDB.server_major!() >= 15,
+        do: {26, "ALTER SCHEMA public OWNER TO postgres;"},
+        else: {35, ~s(ALTER DOMAIN public."bıgınt" OWNER TO postgres;)}
+
+    assert {:error, %Error{reason: :database, sqlstate: "42501", line: ^line} = error} =
              StructureLoader.load(config, log: false)
 
-    assert error.statement == "ALTER SCHEMA public OWNER TO postgres;"
+    assert error.statement == statement
 
     assert error.hint ==
              "the load runs as role #{role}, which is not a superuser; giving an object to " <>

@@ -470,3 +470,79 @@ fn alter_system_fails_as_psql_does_with_a_hint_to_remove_it() {
         )
     );
 }
+
+#[test]
+fn an_extension_a_providers_module_lists_is_left_to_the_server() {
+    let app = TestRole::create("app");
+    let db = TestDb::owned_by("extwlist", &app);
+    // As pgextwlist (Heroku) lists the extensions any database owner may create; this
+    // server has the setting without the module, so the server itself refuses it.
+    db.execute(&format!(
+        "ALTER DATABASE \"{}\" SET extwlist.extensions = 'hstore, pg_stat_statements'",
+        db.name
+    ));
+    let dump = Dump::new(
+        "CREATE TABLE public.first (id int);\n\
+         CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n",
+    );
+
+    let (loaded, _) = load_with(&dump.path, &db.options_as(&app), &LoadOptions::default());
+
+    let error = loaded.unwrap_err();
+    assert_eq!(error.reason(), ErrorReason::Database);
+    assert_eq!(error.sqlstate(), Some("42501"));
+    assert_eq!(error.line(), Some(2));
+    assert_eq!(
+        error.message(),
+        "permission denied to create extension \"pg_stat_statements\""
+    );
+}
+
+#[test]
+fn an_extension_a_providers_allow_list_leaves_out_is_refused_even_to_a_superuser() {
+    let db = TestDb::create("allow_list");
+    // As azure.extensions on Azure Database for PostgreSQL.
+    db.execute(&format!(
+        "ALTER DATABASE \"{}\" SET azure.extensions = 'citext,hstore'",
+        db.name
+    ));
+    let dump = Dump::new(
+        "CREATE EXTENSION IF NOT EXISTS hstore;\n\
+         CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;\n",
+    );
+
+    let (loaded, _) = load_with(&dump.path, &db.options(), &LoadOptions::default());
+
+    let error = loaded.unwrap_err();
+    assert_eq!(error.reason(), ErrorReason::Extensions);
+    assert_eq!(
+        error.detail(),
+        Some(
+            "pg_trgm (line 2): the server's allow-list azure.extensions leaves it out: no role \
+             may create it until an administrator adds it there"
+        )
+    );
+    assert_eq!(db.user_objects(), Vec::<String>::new());
+}
+
+#[test]
+fn a_member_of_a_providers_administrator_role_is_not_refused_an_untrusted_extension() {
+    let app = TestRole::create("app");
+    let db = TestDb::owned_by("provider_admin", &app);
+    // The role a managed service makes its administrators members of (here Neon's), with
+    // none of its powers on this server: the server itself then refuses the extension.
+    db.execute(&format!(
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'neon_superuser') \
+         THEN CREATE ROLE neon_superuser; END IF; END$$; GRANT neon_superuser TO \"{}\"",
+        app.name
+    ));
+    let dump = Dump::new("CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n");
+
+    let (loaded, _) = load_with(&dump.path, &db.options_as(&app), &LoadOptions::default());
+
+    let error = loaded.unwrap_err();
+    db.execute("DROP ROLE neon_superuser");
+    assert_eq!(error.reason(), ErrorReason::Database);
+    assert_eq!(error.sqlstate(), Some("42501"));
+    assert_eq!(error.line(), Some(1));
+}

@@ -26,9 +26,17 @@ use tokio_postgres::Row;
 /// setting that does not exist. An extension's owner may comment on it: a role with the
 /// privileges of the owner (`pg_has_role(owner, 'USAGE')`, true for a superuser), as the
 /// server checks.
+///
+/// Managed services let roles that are not superusers create extensions in ways of their
+/// own, which PostgreSQL's rules alone would refuse: members of an administrator role
+/// (see [`PROVIDER_ADMIN_ROLES`]), and extensions a provider's module lists as creatable
+/// (`extwlist.extensions` of pgextwlist, as on Heroku; `supautils.privileged_extensions`
+/// on Supabase). Those are never refused. An allow-list that is set (`azure.extensions`
+/// on Azure, `rds.allowed_extensions` on RDS) and leaves an extension out is reported.
 pub(crate) const SERVER_FACTS: &str = "\
-SELECT r.role, r.superuser, r.may_create, r.unknown_settings, \
-       e.name, e.available, e.needs_superuser, e.trusted, e.owner, e.owned \
+SELECT r.role, r.superuser, r.may_create, r.unknown_settings, r.provider_admin, \
+       e.name, e.available, e.needs_superuser, e.trusted, e.owner, e.owned, \
+       e.listed_by, e.not_allowed_by \
 FROM (SELECT current_user::text AS role, \
              coalesce((SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), \
                       false) AS superuser, \
@@ -37,18 +45,43 @@ FROM (SELECT current_user::text AS role, \
              ARRAY(SELECT wanted FROM pg_catalog.unnest($1::text[]) AS wanted \
                    WHERE CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = wanted) \
                          THEN false ELSE pg_catalog.current_setting(wanted, true) IS NULL END) \
-               AS unknown_settings) AS r \
+               AS unknown_settings, \
+             (SELECT min(rolname)::text FROM pg_catalog.pg_roles \
+              WHERE rolname = ANY ($3::text[]) AND pg_catalog.pg_has_role(oid, 'MEMBER')) \
+               AS provider_admin) AS r \
 LEFT JOIN (SELECT wanted AS name, \
                   a.name IS NOT NULL OR x.oid IS NOT NULL AS available, \
                   coalesce(v.superuser, true) AS needs_superuser, \
                   coalesce(v.trusted, false) AS trusted, \
                   pg_catalog.pg_get_userbyid(x.extowner)::text AS owner, \
-                  coalesce(pg_catalog.pg_has_role(x.extowner, 'USAGE'), false) AS owned \
+                  coalesce(pg_catalog.pg_has_role(x.extowner, 'USAGE'), false) AS owned, \
+                  (SELECT min(list) FROM pg_catalog.unnest( \
+                     ARRAY['extwlist.extensions', 'supautils.privileged_extensions']) AS list \
+                   WHERE wanted = ANY (pg_catalog.string_to_array(pg_catalog.replace( \
+                     coalesce(pg_catalog.current_setting(list, true), ''), ' ', ''), ','))) \
+                    AS listed_by, \
+                  (SELECT min(list) FROM pg_catalog.unnest( \
+                     ARRAY['azure.extensions', 'rds.allowed_extensions']) AS list \
+                   WHERE coalesce(pg_catalog.btrim(pg_catalog.current_setting(list, true)), '') \
+                         NOT IN ('', '*') \
+                     AND NOT wanted = ANY (pg_catalog.string_to_array(pg_catalog.replace( \
+                       pg_catalog.current_setting(list, true), ' ', ''), ','))) \
+                    AS not_allowed_by \
            FROM pg_catalog.unnest($2::text[]) AS wanted \
            LEFT JOIN pg_catalog.pg_available_extensions a ON a.name = wanted \
            LEFT JOIN pg_catalog.pg_available_extension_versions v \
              ON v.name = a.name AND v.version = a.default_version \
            LEFT JOIN pg_catalog.pg_extension x ON x.extname = wanted) AS e ON true";
+
+/// The roles through which managed services let a role that is not a superuser create any
+/// extension they offer: Amazon RDS and Aurora, Google Cloud SQL, Azure Database for
+/// PostgreSQL, Neon.
+pub(crate) const PROVIDER_ADMIN_ROLES: [&str; 4] = [
+    "rds_superuser",
+    "cloudsqlsuperuser",
+    "azure_pg_admin",
+    "neon_superuser",
+];
 
 /// The role a load runs as (after the repo's `after_connect` SQL, which may `SET ROLE`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +90,9 @@ pub(crate) struct Role {
     pub(crate) superuser: bool,
     /// The CREATE privilege on the database, which a trusted extension needs.
     pub(crate) may_create: bool,
+    /// A managed service's administrator role the role belongs to, which may create any
+    /// extension the service offers.
+    pub(crate) provider_admin: Option<String>,
 }
 
 /// An extension the dump creates or comments on, as the server has it before the load.
@@ -72,6 +108,12 @@ pub(crate) struct ExtensionState {
     pub(crate) owner: Option<String>,
     /// Whether the role has its owner's privileges, so may comment on it.
     pub(crate) owned: bool,
+    /// The provider's setting that lists it as creatable by roles that are not
+    /// superusers (`extwlist.extensions`, `supautils.privileged_extensions`).
+    pub(crate) listed_by: Option<String>,
+    /// The provider's allow-list that is set and leaves it out (`azure.extensions`,
+    /// `rds.allowed_extensions`): no role may create it until it is added.
+    pub(crate) not_allowed_by: Option<String>,
 }
 
 /// What the server said before the load.
@@ -94,20 +136,23 @@ impl ServerFacts {
                 name: first.get(0),
                 superuser: first.get(1),
                 may_create: first.get(2),
+                provider_admin: first.get(4),
             },
             unknown_settings: unknown_settings.into_iter().collect(),
             extensions: rows
                 .iter()
                 .filter_map(|row| {
-                    let name: Option<String> = row.get(4);
+                    let name: Option<String> = row.get(5);
                     Some((
                         name?,
                         ExtensionState {
-                            available: row.get(5),
-                            needs_superuser: row.get(6),
-                            trusted: row.get(7),
-                            owner: row.get(8),
-                            owned: row.get(9),
+                            available: row.get(6),
+                            needs_superuser: row.get(7),
+                            trusted: row.get(8),
+                            owner: row.get(9),
+                            owned: row.get(10),
+                            listed_by: row.get(11),
+                            not_allowed_by: row.get(12),
                         },
                     ))
                 })
@@ -175,10 +220,12 @@ pub(crate) fn skips(found: &Survey, facts: &ServerFacts) -> HashMap<u64, Skip> {
 }
 
 /// Why the role cannot create an extension the dump creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Obstacle {
     /// The server does not have it.
     Unavailable,
+    /// The provider's allow-list, this setting, leaves it out.
+    NotAllowed(String),
     /// Only a superuser may create it.
     Untrusted,
     /// It is trusted, and the role lacks CREATE on the database.
@@ -189,7 +236,9 @@ enum Obstacle {
 /// server does not have or that `facts.role` may not create, naming all of them, why,
 /// and what an administrator must run in `database`. An extension that exists already is
 /// left to the dump's `CREATE EXTENSION IF NOT EXISTS`; without `IF NOT EXISTS`, the
-/// server says it exists, to any role alike.
+/// server says it exists, to any role alike. Only what is known to fail is refused: where
+/// a managed service lets the role create an extension in a way of its own (see
+/// [`SERVER_FACTS`]), the statement is left to the server.
 pub(crate) fn refuse_extensions(
     created: &[CreatedExtension],
     facts: &ServerFacts,
@@ -206,7 +255,13 @@ pub(crate) fn refuse_extensions(
                 return None;
             } else if !state.available {
                 Obstacle::Unavailable
-            } else if !state.needs_superuser || role.superuser {
+            } else if let Some(setting) = &state.not_allowed_by {
+                Obstacle::NotAllowed(setting.clone())
+            } else if !state.needs_superuser
+                || role.superuser
+                || role.provider_admin.is_some()
+                || state.listed_by.is_some()
+            {
                 return None;
             } else if !state.trusted {
                 Obstacle::Untrusted
@@ -229,6 +284,10 @@ pub(crate) fn refuse_extensions(
             Obstacle::Unavailable => {
                 "the server does not have it (it is not in pg_available_extensions)".to_owned()
             }
+            Obstacle::NotAllowed(setting) => format!(
+                "the server's allow-list {setting} leaves it out: no role may create it until \
+                 an administrator adds it there"
+            ),
             Obstacle::Untrusted => format!(
                 "only a superuser can create it (it is not a trusted extension), and role \
                  {role_name} is not one"
@@ -272,6 +331,15 @@ pub(crate) fn refuse_extensions(
         hint.push_str(
             " An extension the server does not have must be installed on it first; on a \
              managed service, it must be one the provider offers and allows.",
+        );
+    }
+    if obstacles
+        .iter()
+        .any(|(_, obstacle)| matches!(obstacle, Obstacle::NotAllowed(_)))
+    {
+        hint.push_str(
+            " An extension an allow-list leaves out must be added to it first (a server \
+             parameter of the managed service).",
         );
     }
     if obstacles
@@ -415,6 +483,8 @@ mod tests {
             trusted,
             owner: owner.map(str::to_owned),
             owned: false,
+            listed_by: None,
+            not_allowed_by: None,
         }
     }
 
@@ -424,6 +494,7 @@ mod tests {
                 name: "app".to_owned(),
                 superuser,
                 may_create,
+                provider_admin: None,
             },
             unknown_settings: HashSet::new(),
             extensions: [
@@ -507,6 +578,38 @@ mod tests {
             Some("vector (line 489): the server does not have it (it is not in pg_available_extensions)")
         );
         assert_eq!(error.line(), Some(489));
+    }
+
+    #[test]
+    fn a_managed_services_own_ways_to_create_extensions_are_left_to_the_server() {
+        let dump = [created("pg_stat_statements", 31)];
+        let mut admin = facts(false, true);
+        admin.role.provider_admin = Some("rds_superuser".to_owned());
+        assert_eq!(refuse_extensions(&dump, &admin, "app"), Ok(()));
+        let mut listed = facts(false, true);
+        listed
+            .extensions
+            .get_mut("pg_stat_statements")
+            .unwrap()
+            .listed_by = Some("extwlist.extensions".to_owned());
+        assert_eq!(refuse_extensions(&dump, &listed, "app"), Ok(()));
+    }
+
+    #[test]
+    fn an_allow_list_that_leaves_an_extension_out_refuses_it_even_to_an_administrator() {
+        let dump = [created("citext", 24)];
+        let mut server = facts(true, true);
+        server.extensions.get_mut("citext").unwrap().not_allowed_by =
+            Some("azure.extensions".to_owned());
+        let error = refuse_extensions(&dump, &server, "app").unwrap_err();
+        assert_eq!(
+            error.detail(),
+            Some(
+                "citext (line 24): the server's allow-list azure.extensions leaves it out: no \
+                 role may create it until an administrator adds it there"
+            )
+        );
+        assert!(error.hint().unwrap().contains("must be added to it first"));
     }
 
     #[test]

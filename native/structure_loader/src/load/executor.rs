@@ -11,7 +11,8 @@ use crate::dump::preflight::{survey, vet, Survey};
 use crate::error::LoadError;
 use crate::load::batch::Batch;
 use crate::load::catalog::{
-    privilege_hint, refuse_extensions, skips, Role, ServerFacts, Skip, SERVER_FACTS,
+    privilege_hint, refuse_extensions, skips, Role, ServerFacts, Skip, PROVIDER_ADMIN_ROLES,
+    SERVER_FACTS,
 };
 use crate::load::migrations_table::{self, TableRef};
 use crate::split::item::{Item, SessionEffect, Statement};
@@ -264,9 +265,10 @@ impl Load<'_, '_> {
                 }
             }
         }
-        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 2] = [
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
             (&settings, Type::TEXT_ARRAY),
             (&extensions, Type::TEXT_ARRAY),
+            (&PROVIDER_ADMIN_ROLES.as_slice(), Type::TEXT_ARRAY),
         ];
         let rows = if self.session.has_after_connect() {
             self.session.execute("BEGIN").await?;
