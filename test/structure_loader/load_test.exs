@@ -244,6 +244,39 @@ defmodule StructureLoader.LoadTest do
     assert {:error, %Error{reason: :file}} = StructureLoader.load(config)
   end
 
+  test "the summary line says what pg_restore's filters left out", context do
+    path =
+      TestDB.write_file!(
+        @structure <>
+          "ALTER TABLE public.widgets OWNER TO CURRENT_USER;\n" <>
+          "GRANT SELECT ON public.widgets TO PUBLIC;\n" <>
+          "REVOKE ALL ON public.widgets FROM PUBLIC;\n" <>
+          "COMMENT ON TABLE public.widgets IS 'kept';\n"
+      )
+
+    config = Keyword.put(context.config, :dump_path, path)
+
+    log =
+      capture_log(fn ->
+        assert {:ok,
+                %Summary{
+                  status: :loaded,
+                  statements: 8,
+                  left_out: %{owner: 1, privileges: 2, comments: 0},
+                  skipped_extension_comments: []
+                }} = StructureLoader.load(config, no_owner: true, no_privileges: true)
+      end)
+
+    assert log =~
+             ~r/The structure has been loaded from #{Regex.escape(path)} in \d+ ms \(8 statements; left out: 1 by no_owner, 2 by no_privileges\)/
+
+    assert log =~
+             "#{path}:10: WARNING: left out (no_owner: true): ALTER TABLE public.widgets OWNER TO CURRENT_USER;"
+
+    assert TestDB.sql!(context.database, "SELECT obj_description('public.widgets'::regclass)") ==
+             "kept"
+  end
+
   describe "options" do
     test "an unknown option is an ArgumentError naming it and the valid ones", context do
       error =
