@@ -19,6 +19,12 @@ defmodule StructureLoader do
       `\\connect` to the same database); anything else, such as `\\!`, is refused
     * pg_dump preamble settings the server does not know (`SET transaction_timeout = 0;`
       from pg_dump 17+ loaded into an older server) are skipped with a warning
+    * on a managed server, where the load runs as the application's role (not a
+      superuser), a `COMMENT ON EXTENSION` of an extension an administrator created is
+      skipped with a warning, and every extension the role cannot create is listed in one
+      error before anything is sent, with the statements an administrator must run
+    * pg_restore's filters work on plain-format dumps: `no_owner: true`,
+      `no_privileges: true`, `no_comments: true`
     * `load/2` loads at most once, even when several nodes boot at the same time
 
   ## In a release
@@ -76,7 +82,10 @@ defmodule StructureLoader do
   | `:otp_app`                  | the repo's           | the OTP app whose priv directory holds the file (`load/2`) |
   | `:migration_source`         | `"schema_migrations"`| the table whose presence means "already loaded" (`load/2`) |
   | `:migration_default_prefix` | `current_schema()`   | the schema of that table (`load/2`)                        |
-  | `:strict_settings`          | `false`              | fail on preamble settings the server does not know, as psql |
+  | `:strict`                   | `false`              | psql's behaviour wherever StructureLoader deliberately differs, see below |
+  | `:no_owner`                 | `false`              | leave out `ALTER ... OWNER TO`, `SET ROLE`, `SET SESSION AUTHORIZATION` (pg_restore's `--no-owner`) |
+  | `:no_privileges`            | `false`              | leave out `GRANT`, `REVOKE`, `ALTER DEFAULT PRIVILEGES` (`--no-privileges`) |
+  | `:no_comments`              | `false`              | leave out `COMMENT ON` (`--no-comments`) |
   | `:timeout`                  | `:infinity`          | ms for the whole load, see below                           |
   | `:log`                      | `:info`              | Logger level of the summary line, or `false` (`load/2`)    |
   | `:skip_if_missing`          | `false`              | a missing file is not an error: `status: :skipped` (`load/2`) |
@@ -85,6 +94,17 @@ defmodule StructureLoader do
   read from the repo configuration too, as Ecto keeps them there; the options win. The others
   come from the options only: a repo's `:log` and `:timeout` are Ecto's query log level and
   per-query limit, not the load's.
+
+  `strict: true` restores psql's behaviour wherever StructureLoader deliberately differs
+  from it: a preamble setting the server does not know is sent (and fails), a
+  `COMMENT ON EXTENSION` the role may not run is sent (and fails), and the extensions the
+  dump creates are not checked before the load (the first one the role cannot create fails
+  at its statement).
+
+  `:no_owner`, `:no_privileges` and `:no_comments` leave statements out as pg_restore's
+  options of the same names do; each one left out is logged as a warning with its line and
+  counted in the summary's `left_out`. With `no_owner: true` everything is owned by the
+  role the load runs as.
 
   ## Time limit, cancellation and failures
 
@@ -130,13 +150,15 @@ defmodule StructureLoader do
   @typedoc "An Ecto repo module (anything exporting `config/0`) or its keyword list."
   @type repo_or_config :: module() | keyword()
 
-  @typedoc "What `check/1` found in a dump."
+  @typedoc "What `check/2` found in a dump."
   @type check_summary :: %{
           statements: non_neg_integer(),
           copy_blocks: non_neg_integer(),
           copy_rows: non_neg_integer(),
           meta_commands: non_neg_integer(),
-          pg_dump_version: String.t() | nil
+          pg_dump_version: String.t() | nil,
+          extensions: [String.t()],
+          left_out: Summary.left_out()
         }
 
   @doc """
@@ -145,7 +167,8 @@ defmodule StructureLoader do
   point. Logs nothing of its own but the server's notices, as Ecto's adapter callback.
 
   The shape of `c:Ecto.Adapter.Structure.structure_load/2`, with options:
-  `:dump_path`, `:strict_settings`, `:timeout`, and connection keys.
+  `:dump_path`, `:strict`, `:no_owner`, `:no_privileges`, `:no_comments`, `:timeout`, and
+  connection keys.
 
       StructureLoader.structure_load("priv/repo", MyApp.Repo.config())
       #=> {:ok, "priv/repo/structure.sql"}
@@ -229,7 +252,9 @@ defmodule StructureLoader do
                  copy_blocks: loaded.copy_blocks,
                  copy_rows: loaded.copy_rows,
                  meta_commands: loaded.meta_commands,
-                 skipped_settings: loaded.skipped_settings
+                 skipped_settings: loaded.skipped_settings,
+                 skipped_extension_comments: loaded.skipped_extension_comments,
+                 left_out: loaded.left_out
              }}
           end
       end
@@ -303,18 +328,25 @@ defmodule StructureLoader do
   @doc """
   Reads and splits a dump without any database, and reports what a load would send.
 
-  The summary counts the SQL statements (COPY statements included), the COPY blocks and
-  their rows, and the meta-commands; `pg_dump_version` comes from the header comment
-  (`-- Dumped by pg_dump version 15.18`) when there is one. The errors are those of a load
-  found before anything is sent: `:file`, `:parse` and `:meta_command`.
+  The summary counts the SQL statements (COPY statements included, and those a load leaves
+  out), the COPY blocks and their rows, and the meta-commands; `pg_dump_version` comes from
+  the header comment (`-- Dumped by pg_dump version 15.18`) when there is one;
+  `extensions` names the extensions the dump creates, in file order: on a managed server,
+  those an administrator may have to create first. `left_out` counts the statements the
+  options `:no_owner`, `:no_privileges` and `:no_comments` would leave out, as a load with
+  the same options does. The errors are those of a load found before anything is sent:
+  `:file`, `:parse` and `:meta_command`.
 
-      StructureLoader.check("priv/repo/structure.sql")
+      StructureLoader.check("priv/repo/structure.sql", no_owner: true)
       #=> {:ok, %{statements: 412, copy_blocks: 0, copy_rows: 0, meta_commands: 2,
-      #=>         pg_dump_version: "15.18 (Debian 15.18-0+deb12u1)"}}
+      #=>         pg_dump_version: "15.18 (Debian 15.18-0+deb12u1)",
+      #=>         extensions: ["citext", "pg_trgm"],
+      #=>         left_out: %{owner: 57, privileges: 0, comments: 0}}}
   """
-  @spec check(Path.t()) :: {:ok, check_summary()} | {:error, Error.t()}
-  def check(path) do
-    native(fn -> Native.check(path) end)
+  @spec check(Path.t(), keyword()) :: {:ok, check_summary()} | {:error, Error.t()}
+  def check(path, opts \\ []) do
+    {options, []} = Options.split!(opts, :check)
+    native(fn -> Native.check(path, options) end)
   end
 
   defp repo_config(config) when is_list(config), do: {nil, config}
@@ -398,7 +430,10 @@ defmodule StructureLoader do
 
   defp native_options(options, table) do
     %{
-      strict_settings: options.strict_settings,
+      strict: options.strict,
+      no_owner: options.no_owner,
+      no_privileges: options.no_privileges,
+      no_comments: options.no_comments,
       if_absent: table,
       timeout_ms: if(options.timeout == :infinity, do: nil, else: options.timeout)
     }
@@ -465,7 +500,18 @@ defmodule StructureLoader do
           ", #{count(summary.copy_blocks, "COPY block")} with #{count(summary.copy_rows, "row")}",
         else: ""
 
-    count(summary.statements, "statement") <> copies
+    left_out =
+      for {key, option} <- [
+            owner: "no_owner",
+            privileges: "no_privileges",
+            comments: "no_comments"
+          ],
+          summary.left_out[key] > 0 do
+        "#{summary.left_out[key]} by #{option}"
+      end
+
+    left_out = if left_out == [], do: "", else: "; left out: " <> Enum.join(left_out, ", ")
+    count(summary.statements, "statement") <> copies <> left_out
   end
 
   defp count(1, noun), do: "1 #{noun}"

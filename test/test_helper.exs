@@ -29,10 +29,14 @@ defmodule StructureLoader.TestDB do
   @doc "Whether the PG* variables name a server to test against."
   def server?, do: Enum.all?(~w(PGHOST PGPORT PGUSER PGPASSWORD), &System.get_env/1)
 
-  @doc "Creates a uniquely named empty database, dropped when the test exits."
-  def create! do
+  @doc """
+  Creates a uniquely named empty database, dropped when the test exits; owned by `owner`
+  when given (a role, as a managed service gives an application its database).
+  """
+  def create!(owner \\ nil) do
     name = "sl_ex_#{System.pid()}_#{System.unique_integer([:positive])}"
-    sql!("postgres", ~s(CREATE DATABASE "#{name}"))
+    owned_by = if owner, do: ~s( OWNER "#{owner}"), else: ""
+    sql!("postgres", ~s(CREATE DATABASE "#{name}"#{owned_by}))
     on_exit(fn -> sql!("postgres", ~s[DROP DATABASE IF EXISTS "#{name}" WITH (FORCE)]) end)
     name
   end

@@ -14,7 +14,15 @@ defmodule StructureLoader.Error do
       mismatched certificate, a server without TLS), or the connection broke
     * `:auth` - the server refused the credentials (SQLSTATE class 28)
     * `:database` - the server reported an error, for instance for a statement of the
-      file (everything the file did is rolled back) or for an unknown database
+      file (everything the file did is rolled back) or for an unknown database. A
+      privilege error (SQLSTATE 42501) has a `hint` naming the role the load runs as and
+      what to do
+    * `:extensions` - the dump creates extensions that the server does not have, or that
+      the role the load runs as may not create (it is not a superuser: an untrusted
+      extension, or a trusted one without the CREATE privilege on the database). Found
+      before anything of the dump was sent; `detail` names each with its line and why,
+      `hint` the `CREATE EXTENSION` statements an administrator must run. `line` is the
+      first one's
     * `:timeout` - the load did not finish within its `:timeout`: it was stopped, the
       statement running was cancelled on the server and everything rolled back; `line`
       points at the statement it was stopped at
@@ -39,7 +47,9 @@ defmodule StructureLoader.Error do
   `line` and `column` (1-based) locate the failing token in the file when the server gave
   an error position, else the start of the failing statement; `statement` is the text that
   was sent and `position` the server's 1-based character position inside it. `severity`,
-  `sqlstate`, `detail` and `hint` are the server's fields.
+  `sqlstate`, `detail` and `hint` are the server's fields; StructureLoader adds to the
+  `hint` what to do where it knows (a privilege error), and gives its own errors a `detail`
+  and a `hint` where they help (`:extensions`).
 
   The connection settings are never stored in an error, so no password can show in its
   message or its inspect output; `statement` is left out of the inspect output because it
@@ -68,6 +78,7 @@ defmodule StructureLoader.Error do
           | :connect
           | :auth
           | :database
+          | :extensions
           | :timeout
           | :cancelled
           | :commit_unknown

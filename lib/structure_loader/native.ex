@@ -45,5 +45,5 @@ defmodule StructureLoader.Native do
 
   def table_exists(_conn, _schema, _table), do: :erlang.nif_error(:nif_not_loaded)
 
-  def check(_path), do: :erlang.nif_error(:nif_not_loaded)
+  def check(_path, _opts), do: :erlang.nif_error(:nif_not_loaded)
 end

@@ -20,22 +20,38 @@ defmodule StructureLoader.Options do
     otp_app: nil,
     migration_source: nil,
     migration_default_prefix: nil,
-    strict_settings: false,
+    strict: false,
+    no_owner: false,
+    no_privileges: false,
+    no_comments: false,
     timeout: :infinity,
     log: :info,
     skip_if_missing: false
   ]
 
-  @structure_load_defaults [dump_path: nil, strict_settings: false, timeout: :infinity]
+  @structure_load_defaults [
+    dump_path: nil,
+    strict: false,
+    no_owner: false,
+    no_privileges: false,
+    no_comments: false,
+    timeout: :infinity
+  ]
 
   @table_exists_defaults [prefix: nil]
 
+  @check_defaults [no_owner: false, no_privileges: false, no_comments: false]
+
+  @booleans [:strict, :no_owner, :no_privileges, :no_comments, :skip_if_missing]
+
   @doc """
-  Splits and checks the options of `function` (`:load`, `:structure_load` or
-  `:table_exists`): `{options, connection}`, the function's own options as a map with
-  defaults, and the connection keys that override the repo configuration.
+  Splits and checks the options of `function` (`:load`, `:structure_load`,
+  `:table_exists` or `:check`): `{options, connection}`, the function's own options as a
+  map with defaults, and the connection keys that override the repo configuration
+  (`check/2` connects nowhere, so takes none).
   """
-  @spec split!(keyword(), :load | :structure_load | :table_exists) :: {map(), keyword()}
+  @spec split!(keyword(), :load | :structure_load | :table_exists | :check) ::
+          {map(), keyword()}
   def split!(opts, function) do
     unless Keyword.keyword?(opts) do
       raise ArgumentError, "expected the options of #{name(function)} as a keyword list"
@@ -43,10 +59,16 @@ defmodule StructureLoader.Options do
 
     defaults = defaults(function)
     {own, connection} = Keyword.split(opts, Keyword.keys(defaults))
+    connection_keys = if function == :check, do: [], else: Config.keys()
 
-    case Keyword.keys(connection) -- Config.keys() do
+    case Keyword.keys(connection) -- connection_keys do
       [] ->
         :ok
+
+      [unknown | _] when function == :check ->
+        raise ArgumentError,
+              "unknown option #{inspect(unknown)} for #{name(function)}; its options are " <>
+                Enum.map_join(Keyword.keys(defaults), ", ", &inspect/1)
 
       [unknown | _] ->
         raise ArgumentError,
@@ -76,10 +98,16 @@ defmodule StructureLoader.Options do
   defp defaults(:load), do: @load_defaults
   defp defaults(:structure_load), do: @structure_load_defaults
   defp defaults(:table_exists), do: @table_exists_defaults
+  defp defaults(:check), do: @check_defaults
 
   defp name(:load), do: "StructureLoader.load/2"
   defp name(:structure_load), do: "StructureLoader.structure_load/3"
   defp name(:table_exists), do: "StructureLoader.table_exists?/3"
+  defp name(:check), do: "StructureLoader.check/2"
+
+  defp check!(key, value) when key in @booleans do
+    if is_boolean(value), do: value, else: invalid!(key, expected(key))
+  end
 
   defp check!(_key, nil), do: nil
 
@@ -95,9 +123,6 @@ defmodule StructureLoader.Options do
     if is_binary(value) or is_atom(value), do: to_string(value), else: invalid!(key, "a string")
   end
 
-  defp check!(key, value) when key in [:strict_settings, :skip_if_missing] and is_boolean(value),
-    do: value
-
   defp check!(:timeout, :infinity), do: :infinity
 
   defp check!(:timeout, value) when is_integer(value) and value > 0 and value <= @max_timeout,
@@ -110,7 +135,7 @@ defmodule StructureLoader.Options do
   defp check!(key, _value), do: invalid!(key, expected(key))
 
   defp expected(:otp_app), do: "an application name (an atom)"
-  defp expected(key) when key in [:strict_settings, :skip_if_missing], do: "true or false"
+  defp expected(key) when key in @booleans, do: "true or false"
 
   defp expected(:timeout),
     do: ":infinity or a number of milliseconds from 1 to #{@max_timeout}"

@@ -9,11 +9,16 @@ defmodule StructureLoader.Summary do
     * `path` - the dump
     * `statements` - the file's SQL statements, `COPY` statements and those deliberately
       not sent (`SET client_encoding`, `BEGIN`/`COMMIT`, skipped settings) included: the
-      count `StructureLoader.check/1` gives for the file
+      count `StructureLoader.check/2` gives for the file
     * `copy_blocks`, `copy_rows`, `meta_commands` - COPY blocks sent, the rows the server
       stored from them, and meta-commands honoured
     * `skipped_settings` - preamble settings skipped because the server does not know them,
       in file order
+    * `skipped_extension_comments` - extensions whose `COMMENT ON EXTENSION` was skipped:
+      each existed before the load and belongs to a role whose privileges the load's role
+      lacks (on a managed server, the administrator who created it), in file order
+    * `left_out` - how many statements `no_owner: true`, `no_privileges: true` and
+      `no_comments: true` left out: `%{owner: n, privileges: n, comments: n}`
     * `duration_ms` - the whole call, connecting included
   """
 
@@ -26,6 +31,8 @@ defmodule StructureLoader.Summary do
     copy_rows: 0,
     meta_commands: 0,
     skipped_settings: [],
+    skipped_extension_comments: [],
+    left_out: %{owner: 0, privileges: 0, comments: 0},
     duration_ms: 0
   ]
 
@@ -40,6 +47,15 @@ defmodule StructureLoader.Summary do
           copy_rows: non_neg_integer(),
           meta_commands: non_neg_integer(),
           skipped_settings: [String.t()],
+          skipped_extension_comments: [String.t()],
+          left_out: left_out(),
           duration_ms: non_neg_integer()
+        }
+
+  @typedoc "How many statements each of pg_restore's filters left out."
+  @type left_out :: %{
+          owner: non_neg_integer(),
+          privileges: non_neg_integer(),
+          comments: non_neg_integer()
         }
 end

@@ -37,7 +37,9 @@ defmodule StructureLoader.CheckTest do
                 copy_blocks: 2,
                 copy_rows: 2,
                 meta_commands: 2,
-                pg_dump_version: "15.18 (Debian 15.18-0+deb12u1)"
+                pg_dump_version: "15.18 (Debian 15.18-0+deb12u1)",
+                extensions: [],
+                left_out: %{owner: 0, privileges: 0, comments: 0}
               }}
   end
 
@@ -63,6 +65,39 @@ defmodule StructureLoader.CheckTest do
 
     assert Map.take(loaded, [:statements, :copy_blocks, :copy_rows, :meta_commands]) ==
              Map.take(checked, [:statements, :copy_blocks, :copy_rows, :meta_commands])
+  end
+
+  test "names the extensions a dump creates, in file order" do
+    assert {:ok, %{extensions: ["citext", "fuzzystrmatch", "pg_trgm", "pgcrypto", "uuid-ossp"]}} =
+             StructureLoader.check(Path.join(@corpus, "hexpm.sql"))
+  end
+
+  test "counts what each of pg_restore's filters would leave out, and only when asked" do
+    path = Path.join(@corpus, "pagila-schema-2024.sql")
+    none = %{owner: 0, privileges: 0, comments: 0}
+    assert {:ok, %{statements: 233, left_out: ^none}} = StructureLoader.check(path)
+
+    assert {:ok, %{statements: 233, left_out: %{owner: 57, privileges: 0, comments: 0}}} =
+             StructureLoader.check(path, no_owner: true)
+
+    assert {:ok, %{statements: 233, left_out: %{owner: 57, privileges: 2, comments: 0}}} =
+             StructureLoader.check(path, no_owner: true, no_privileges: true)
+
+    assert {:ok, %{left_out: %{owner: 0, privileges: 0, comments: 5}}} =
+             StructureLoader.check(Path.join(@corpus, "hexpm.sql"), no_comments: true)
+  end
+
+  test "takes the filters as options, and nothing else" do
+    path = Path.join(@corpus, "hexpm.sql")
+
+    assert_raise ArgumentError,
+                 "unknown option :username for StructureLoader.check/2; its options are " <>
+                   ":no_owner, :no_privileges, :no_comments",
+                 fn -> StructureLoader.check(path, username: "app") end
+
+    assert_raise ArgumentError, "expected :no_owner to be true or false", fn ->
+      StructureLoader.check(path, no_owner: "yes")
+    end
   end
 
   test "a dump without a header has no version" do

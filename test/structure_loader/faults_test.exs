@@ -473,7 +473,14 @@ defmodule StructureLoader.FaultsTest do
                StructureLoader.Native.structure_load(
                  path,
                  native,
-                 %{strict_settings: false, if_absent: nil, timeout_ms: nil},
+                 %{
+                   strict: false,
+                   no_owner: false,
+                   no_privileges: false,
+                   no_comments: false,
+                   if_absent: nil,
+                   timeout_ms: nil
+                 },
                  gone
                )
 

@@ -2,7 +2,9 @@ defmodule StructureLoader.FidelityTest do
   # Every real dump of the corpus, loaded by Ecto's own Ecto.Adapters.Postgres.structure_load/2
   # (which runs psql, as `mix ecto.load` does) into one fresh database and by
   # StructureLoader.structure_load/2 into another: the results must be identical, and where
-  # psql fails StructureLoader fails on the same statement with the same SQLSTATE.
+  # psql fails StructureLoader with `strict: true` fails on the same statement with the same
+  # SQLSTATE (without it, a dump whose extensions the server lacks fails before anything is
+  # sent, naming all of them).
   #
   # It runs against whatever server the PG* variables point at, PostgreSQL 13 to 18
   # (scripts/test runs it on each), and expects what psql 15 does on that server's major.
@@ -38,6 +40,14 @@ defmodule StructureLoader.FidelityTest do
     "supabase-schema-15.sql" => %{(13..14) => {58, "58P01"}, (15..18) => {58, "0A000"}},
     # pg_dump 18's `SET transaction_timeout`: the setting is new in 17.
     "philomena-pg18.sql" => %{(13..16) => {13, "42704"}}
+  }
+
+  # The extensions a corpus file creates that no server of the tests has: before sending
+  # anything, StructureLoader names all of them, where psql fails on the first statement the
+  # server refuses (`strict: true` does as psql does).
+  @unavailable_extensions %{
+    "pagila-schema.sql" => {489, ["vector"]},
+    "supabase-schema-15.sql" => {58, ["pgsodium", "pg_graphql", "pgjwt", "supabase_vault"]}
   }
 
   psql_failure = fn file, major ->
@@ -197,7 +207,8 @@ defmodule StructureLoader.FidelityTest do
           assert {:error, %Error{reason: :database} = error} =
                    StructureLoader.structure_load(
                      "/unused",
-                     TestDB.config(loader_database, dump_path: path)
+                     TestDB.config(loader_database, dump_path: path),
+                     strict: true
                    )
 
           assert {error.sqlstate, error.message} == {sqlstate, message}
@@ -215,6 +226,30 @@ defmodule StructureLoader.FidelityTest do
           TestDB.assert_same_snapshot!(
             empty,
             TestDB.snapshot!(loader_database),
+            "the database before and after"
+          )
+        end
+
+        test "#{file}: every extension the server lacks is named before anything is sent" do
+          path = Path.join(@corpus, unquote(file))
+          database = TestDB.create!()
+          empty = TestDB.snapshot!(database)
+          {line, missing} = Map.fetch!(@unavailable_extensions, unquote(file))
+
+          assert {:error, %Error{reason: :extensions, path: ^path, line: ^line} = error} =
+                   StructureLoader.structure_load(
+                     "/unused",
+                     TestDB.config(database, dump_path: path)
+                   )
+
+          assert error.message ==
+                   "the dump creates #{if length(missing) == 1, do: "an extension", else: "extensions"} " <>
+                     "that role #{System.fetch_env!("PGUSER")} cannot create in database " <>
+                     "#{database}: #{Enum.join(missing, ", ")}; nothing of the dump was sent"
+
+          TestDB.assert_same_snapshot!(
+            empty,
+            TestDB.snapshot!(database),
             "the database before and after"
           )
         end

@@ -17,7 +17,7 @@ defmodule StructureLoader.HostileInputTest do
   defp load(path, config),
     do: StructureLoader.structure_load("/unused", Keyword.put(config, :dump_path, path))
 
-  # The same error from a load and from check/1, which splits without a database.
+  # The same error from a load and from check/2, which splits without a database.
   defp assert_refused(context, path, reason, line) do
     assert {:error, %Error{reason: ^reason, path: ^path, line: ^line} = error} =
              load(path, context.config)
@@ -233,7 +233,7 @@ defmodule StructureLoader.HostileInputTest do
       assert {:error, %Error{reason: :meta_command, line: 2} = error} = load(path, context.config)
 
       assert error.message =~ "\\connect #{other} is refused"
-      # Without a database, check/1 cannot tell which database is "another" one.
+      # Without a database, check/2 cannot tell which database is "another" one.
       assert {:error, %Error{reason: :meta_command, line: 4}} = StructureLoader.check(path)
       TestDB.assert_unchanged!(context.empty, context.database)
       refute File.exists?(context.sentinel)

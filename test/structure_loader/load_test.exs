@@ -244,15 +244,48 @@ defmodule StructureLoader.LoadTest do
     assert {:error, %Error{reason: :file}} = StructureLoader.load(config)
   end
 
+  test "the summary line says what pg_restore's filters left out", context do
+    path =
+      TestDB.write_file!(
+        @structure <>
+          "ALTER TABLE public.widgets OWNER TO CURRENT_USER;\n" <>
+          "GRANT SELECT ON public.widgets TO PUBLIC;\n" <>
+          "REVOKE ALL ON public.widgets FROM PUBLIC;\n" <>
+          "COMMENT ON TABLE public.widgets IS 'kept';\n"
+      )
+
+    config = Keyword.put(context.config, :dump_path, path)
+
+    log =
+      capture_log(fn ->
+        assert {:ok,
+                %Summary{
+                  status: :loaded,
+                  statements: 8,
+                  left_out: %{owner: 1, privileges: 2, comments: 0},
+                  skipped_extension_comments: []
+                }} = StructureLoader.load(config, no_owner: true, no_privileges: true)
+      end)
+
+    assert log =~
+             ~r/The structure has been loaded from #{Regex.escape(path)} in \d+ ms \(8 statements; left out: 1 by no_owner, 2 by no_privileges\)/
+
+    assert log =~
+             "#{path}:10: WARNING: left out (no_owner: true): ALTER TABLE public.widgets OWNER TO CURRENT_USER;"
+
+    assert TestDB.sql!(context.database, "SELECT obj_description('public.widgets'::regclass)") ==
+             "kept"
+  end
+
   describe "options" do
     test "an unknown option is an ArgumentError naming it and the valid ones", context do
       error =
         assert_raise ArgumentError, fn ->
-          StructureLoader.load(context.config, strict: true)
+          StructureLoader.load(context.config, strict_settings: true)
         end
 
-      assert error.message =~ "unknown option :strict for StructureLoader.load/2"
-      assert error.message =~ ":strict_settings"
+      assert error.message =~ "unknown option :strict_settings for StructureLoader.load/2"
+      assert error.message =~ ":strict, :no_owner, :no_privileges, :no_comments"
 
       assert_raise ArgumentError,
                    ~r/unknown option :prefx for StructureLoader.table_exists/,
@@ -272,7 +305,10 @@ defmodule StructureLoader.LoadTest do
       config = Keyword.put(context.config, :dump_path, path)
 
       for {option, message} <- [
-            {[strict_settings: "true"], ~r/:strict_settings to be true or false/},
+            {[strict: "true"], ~r/:strict to be true or false/},
+            {[no_owner: nil], ~r/:no_owner to be true or false/},
+            {[no_privileges: "yes"], ~r/:no_privileges to be true or false/},
+            {[no_comments: 1], ~r/:no_comments to be true or false/},
             {[timeout: 10 ** 23], ~r/:timeout to be :infinity or a number of milliseconds/},
             {[timeout: 0], ~r/:timeout/},
             {[log: :loud], ~r/:log to be false or a Logger level/},

@@ -7,7 +7,7 @@ defmodule StructureLoader.PanicProbe.Native do
 
   def structure_load(_path, _conn, _opts, _caller), do: :erlang.nif_error(:nif_not_loaded)
   def table_exists(_conn, _schema, _table), do: :erlang.nif_error(:nif_not_loaded)
-  def check(_path), do: :erlang.nif_error(:nif_not_loaded)
+  def check(_path, _opts), do: :erlang.nif_error(:nif_not_loaded)
 end
 
 defmodule StructureLoader.PanicTest do
@@ -84,7 +84,14 @@ defmodule StructureLoader.PanicTest do
              Probe.structure_load(
                path,
                Config.to_native(config),
-               %{strict_settings: false, if_absent: nil, timeout_ms: nil},
+               %{
+                 strict: false,
+                 no_owner: false,
+                 no_privileges: false,
+                 no_comments: false,
+                 if_absent: nil,
+                 timeout_ms: nil
+               },
                self()
              )
 
@@ -100,7 +107,9 @@ defmodule StructureLoader.PanicTest do
            ) == "0"
 
     # The same library, and the real one, go on working.
-    assert {:ok, %{statements: 3}} = Probe.check(path)
+    assert {:ok, %{statements: 3}} =
+             Probe.check(path, %{no_owner: false, no_privileges: false, no_comments: false})
+
     good = TestDB.write_file!("CREATE TABLE public.after_the_panic (id integer);\n")
 
     assert {:ok, ^good} =

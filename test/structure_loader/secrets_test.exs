@@ -76,7 +76,7 @@ defmodule StructureLoader.SecretsTest do
       meta_command: Keyword.put(config, :dump_path, TestDB.write_file!("\\! true\n")),
       server_error:
         Keyword.put(config, :dump_path, TestDB.write_file!("CREATE TABLE public.t (id nope);\n")),
-      strict_setting: {Keyword.put(config, :dump_path, noisy), strict_settings: true}
+      strict_setting: {Keyword.put(config, :dump_path, noisy), strict: true}
     ]
 
     log =

@@ -162,13 +162,11 @@ defmodule StructureLoader.StructureLoadTest do
                "1"
     end
 
-    test "fail the load with strict_settings: true", context do
+    test "fail the load with strict: true", context do
       path = TestDB.write_file!(@preamble)
 
       assert {:error, %Error{reason: :database, sqlstate: "42704", line: 2} = error} =
-               StructureLoader.structure_load(Path.dirname(path), context.config,
-                 strict_settings: true
-               )
+               StructureLoader.structure_load(Path.dirname(path), context.config, strict: true)
 
       assert error.message =~ ~s(unrecognized configuration parameter "transaction_timeout")
       TestDB.assert_unchanged!(context.empty, context.database)

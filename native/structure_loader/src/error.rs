@@ -29,16 +29,18 @@ struct Inner {
     location: Option<Location>,
     statement: Option<String>,
     position: Option<usize>,
+    /// The server's DETAIL, or the loader's own for its errors.
+    detail: Option<String>,
+    /// The server's HINT, the loader's own, or both: the loader adds what to do.
+    hint: Option<String>,
     server: Option<ServerFields>,
 }
 
-/// The fields of a server `ErrorResponse` worth keeping.
+/// The fields of a server `ErrorResponse` worth keeping, beside its detail and hint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct ServerFields {
     sqlstate: String,
     severity: String,
-    detail: Option<String>,
-    hint: Option<String>,
     /// 1-based character position in the query the server was given.
     query_position: Option<usize>,
     /// The server's context lines (`COPY items, line 3: ...`).
@@ -61,6 +63,10 @@ pub enum ErrorReason {
     Auth,
     /// The server reported an error (any other SQLSTATE).
     Database,
+    /// The dump creates extensions that the server does not have, or that the role the
+    /// load runs as may not create: found before anything of the dump was sent, all of
+    /// them in one error that says what an administrator must run.
+    Extensions,
     /// The load's time limit ([`crate::load::LoadOptions::timeout`]) expired: it was stopped
     /// and rolled back.
     Timeout,
@@ -84,6 +90,7 @@ impl ErrorReason {
             ErrorReason::Connect => "connect",
             ErrorReason::Auth => "auth",
             ErrorReason::Database => "database",
+            ErrorReason::Extensions => "extensions",
             ErrorReason::Timeout => "timeout",
             ErrorReason::Cancelled => "cancelled",
             ErrorReason::CommitUnknown => "commit_unknown",
@@ -101,8 +108,25 @@ impl LoadError {
             location: None,
             statement: None,
             position: None,
+            detail: None,
+            hint: None,
             server: None,
         }))
+    }
+
+    /// Sets the DETAIL: what exactly went wrong, beyond the message.
+    pub(crate) fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.0.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds to the HINT, after the server's own: what to do about it.
+    pub(crate) fn with_hint(mut self, hint: &str) -> Self {
+        self.0.hint = Some(match self.0.hint.take() {
+            Some(server_hint) => format!("{server_hint}\n{hint}"),
+            None => hint.to_owned(),
+        });
+        self
     }
 
     /// An error for a bug caught at a boundary, such as a panic in the NIF.
@@ -159,13 +183,13 @@ impl LoadError {
             ErrorReason::Database
         };
         let mut load_error = LoadError::new(reason, error.message());
+        load_error.0.detail = error.detail().map(str::to_owned);
+        load_error.0.hint = error.hint().map(str::to_owned);
         load_error.0.server = Some(ServerFields {
             sqlstate: sqlstate.to_owned(),
             severity: error
                 .parsed_severity()
                 .map_or_else(|| error.severity().to_owned(), |s| s.to_string()),
-            detail: error.detail().map(str::to_owned),
-            hint: error.hint().map(str::to_owned),
             query_position: error.position().and_then(|position| match position {
                 ErrorPosition::Original(position) => Some(*position as usize),
                 ErrorPosition::Internal { .. } => None,
@@ -191,11 +215,11 @@ impl LoadError {
             ErrorReason::Database
         };
         let mut load_error = LoadError::new(reason, message);
+        load_error.0.detail = detail.map(str::to_owned);
+        load_error.0.hint = hint.map(str::to_owned);
         load_error.0.server = Some(ServerFields {
             sqlstate: sqlstate.to_owned(),
             severity: severity.to_owned(),
-            detail: detail.map(str::to_owned),
-            hint: hint.map(str::to_owned),
             query_position: None,
             context: context.map(str::to_owned),
         });
@@ -355,20 +379,14 @@ impl LoadError {
             .map(|server| server.severity.as_str())
     }
 
-    /// The server's DETAIL field.
+    /// The server's DETAIL field, or the loader's own for its errors.
     pub fn detail(&self) -> Option<&str> {
-        self.0
-            .server
-            .as_ref()
-            .and_then(|server| server.detail.as_deref())
+        self.0.detail.as_deref()
     }
 
-    /// The server's HINT field.
+    /// The server's HINT field, followed by the loader's own advice where it has some.
     pub fn hint(&self) -> Option<&str> {
-        self.0
-            .server
-            .as_ref()
-            .and_then(|server| server.hint.as_deref())
+        self.0.hint.as_deref()
     }
 }
 
@@ -481,8 +499,6 @@ mod tests {
         error.0.server = Some(ServerFields {
             sqlstate: "42P07".into(),
             severity: "ERROR".into(),
-            detail: None,
-            hint: None,
             query_position: None,
             context: None,
         });

@@ -11,12 +11,13 @@
 //!    statement live here.
 //! 2. **The dump file** ([`dump`]): opening a dump, and the pass over it that proves it
 //!    splits and holds nothing refused before anything is sent; [`dump::check()`] reports
-//!    what it holds.
+//!    what it holds, and what pg_restore's filters ([`dump::Filters`]) would leave out.
 //! 3. **The connection** ([`connection`]): [`ConnectOptions`](connection::ConnectOptions)
 //!    (TCP or unix socket, TLS), the session that drives one connection and forwards the
 //!    server's notices, what stops its requests ([`CancelHandle`](connection::CancelHandle),
 //!    time limits), and the wire CancelRequest.
-//! 4. **The load** ([`load`]): [`load::load()`] sends a dump's items in batches in one
+//! 4. **The load** ([`load`]): [`load::load()`] asks the server's catalogs once what
+//!    the role it runs as may do, then sends a dump's items in batches in one
 //!    transaction; [`load::table_exists()`] and an advisory lock make a load happen once.
 //!
 //! [`LoadError`] is the one error type of layers 2 to 4. The crate knows nothing of the

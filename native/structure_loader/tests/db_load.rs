@@ -174,11 +174,11 @@ fn unknown_preamble_settings_are_skipped_with_a_warning() {
 }
 
 #[test]
-fn strict_settings_send_unknown_settings_and_fail_as_psql_does() {
+fn strict_sends_unknown_settings_and_fails_as_psql_does() {
     let db = TestDb::create("strict");
     let dump = Dump::new(PREAMBLE);
     let strict = LoadOptions {
-        strict_settings: true,
+        strict: true,
         ..LoadOptions::default()
     };
     let (loaded, _) = load_with(&dump.path, &db.options(), &strict);
@@ -416,7 +416,6 @@ const MIGRATIONS: &str = "CREATE TABLE public.schema_migrations (version bigint 
 
 fn if_absent() -> LoadOptions {
     LoadOptions {
-        strict_settings: false,
         if_absent: Some(TableRef {
             schema: None,
             table: "schema_migrations".to_owned(),

@@ -26,7 +26,7 @@ use std::path::Path;
 use structure_loader::connection::{CancelHandle, ConnectOptions, Notice};
 use structure_loader::load::LoadOptions;
 use structure_loader::LoadError;
-use terms::{CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
+use terms::{CheckOptsArg, CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
 
 rustler::atoms! {
     ok,
@@ -34,8 +34,11 @@ rustler::atoms! {
     structure_loader_notice,
 }
 
-const LOAD_OPTS_SHAPE: &str = "%{strict_settings: boolean, if_absent: nil | %{schema: \
-     String.t() | nil, table: String.t()}, timeout_ms: nil | non_neg_integer()}";
+const LOAD_OPTS_SHAPE: &str = "%{strict: boolean, no_owner: boolean, no_privileges: boolean, \
+     no_comments: boolean, if_absent: nil | %{schema: String.t() | nil, table: String.t()}, \
+     timeout_ms: nil | non_neg_integer()}";
+
+const CHECK_OPTS_SHAPE: &str = "%{no_owner: boolean, no_privileges: boolean, no_comments: boolean}";
 
 /// The load of a `structure_load` call, watched on behalf of its caller: the VM calls
 /// [`Resource::down`] when the monitored caller exits, and that cancels the load.
@@ -124,12 +127,16 @@ fn table_exists<'a>(env: Env<'a>, conn: Term<'a>, schema: Term<'a>, table: Term<
     })
 }
 
-/// `check(path)`: splits the dump without any database.
+/// `check(path, opts)`: splits the dump without any database, counting what `opts`'
+/// filters would leave out.
 #[rustler::nif(schedule = "DirtyIo")]
-fn check<'a>(env: Env<'a>, path: Term<'a>) -> Term<'a> {
+fn check<'a>(env: Env<'a>, path: Term<'a>, opts: Term<'a>) -> Term<'a> {
     reply(env, || {
         let path = decode_path(path)?;
-        structure_loader::dump::check(&path).map(CheckTerm::from)
+        let filters = opts
+            .decode::<CheckOptsArg>()
+            .map_err(|_| invalid_argument("opts", CHECK_OPTS_SHAPE))?;
+        structure_loader::dump::check(&path, filters.into()).map(CheckTerm::from)
     })
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use structure_loader::connection::{
     AddressFamily, ConnectOptions, Endpoint, Notice, TlsMode, TlsOptions,
 };
-use structure_loader::dump::CheckSummary;
+use structure_loader::dump::{CheckSummary, Filters, LeftOut};
 use structure_loader::load::{LoadOptions, LoadSummary, TableRef};
 use structure_loader::LoadError;
 
@@ -126,7 +126,10 @@ impl TryFrom<ConnArg<'_>> for ConnectOptions {
 /// `opts` of `structure_load`.
 #[derive(NifMap)]
 pub struct LoadOptsArg {
-    strict_settings: bool,
+    strict: bool,
+    no_owner: bool,
+    no_privileges: bool,
+    no_comments: bool,
     if_absent: Option<TableArg>,
     /// `nil`: no time limit.
     timeout_ms: Option<u64>,
@@ -141,7 +144,12 @@ pub struct TableArg {
 impl From<LoadOptsArg> for LoadOptions {
     fn from(opts: LoadOptsArg) -> Self {
         LoadOptions {
-            strict_settings: opts.strict_settings,
+            strict: opts.strict,
+            filters: Filters {
+                no_owner: opts.no_owner,
+                no_privileges: opts.no_privileges,
+                no_comments: opts.no_comments,
+            },
             if_absent: opts.if_absent.map(|table| TableRef {
                 schema: table.schema,
                 table: table.table,
@@ -160,6 +168,44 @@ pub struct SummaryTerm {
     copy_rows: u64,
     meta_commands: u64,
     skipped_settings: Vec<String>,
+    skipped_extension_comments: Vec<String>,
+    left_out: LeftOutTerm,
+}
+
+/// `opts` of `check`: pg_restore's filters.
+#[derive(NifMap)]
+pub struct CheckOptsArg {
+    no_owner: bool,
+    no_privileges: bool,
+    no_comments: bool,
+}
+
+impl From<CheckOptsArg> for Filters {
+    fn from(opts: CheckOptsArg) -> Self {
+        Filters {
+            no_owner: opts.no_owner,
+            no_privileges: opts.no_privileges,
+            no_comments: opts.no_comments,
+        }
+    }
+}
+
+/// How many statements each filter left out.
+#[derive(NifMap)]
+pub struct LeftOutTerm {
+    owner: u64,
+    privileges: u64,
+    comments: u64,
+}
+
+impl From<LeftOut> for LeftOutTerm {
+    fn from(left_out: LeftOut) -> Self {
+        LeftOutTerm {
+            owner: left_out.owner,
+            privileges: left_out.privileges,
+            comments: left_out.comments,
+        }
+    }
 }
 
 impl From<LoadSummary> for SummaryTerm {
@@ -171,6 +217,8 @@ impl From<LoadSummary> for SummaryTerm {
             copy_rows: summary.copy_rows,
             meta_commands: summary.meta_commands,
             skipped_settings: summary.skipped_settings,
+            skipped_extension_comments: summary.skipped_extension_comments,
+            left_out: summary.left_out.into(),
         }
     }
 }
@@ -182,6 +230,8 @@ pub struct CheckTerm {
     copy_rows: u64,
     meta_commands: u64,
     pg_dump_version: Option<String>,
+    extensions: Vec<String>,
+    left_out: LeftOutTerm,
 }
 
 impl From<CheckSummary> for CheckTerm {
@@ -192,6 +242,8 @@ impl From<CheckSummary> for CheckTerm {
             copy_rows: summary.copy_rows,
             meta_commands: summary.meta_commands,
             pg_dump_version: summary.pg_dump_version,
+            extensions: summary.extensions,
+            left_out: summary.left_out.into(),
         }
     }
 }

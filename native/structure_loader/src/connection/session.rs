@@ -158,6 +158,11 @@ impl<'n> Session<'n> {
         self.driver.stop.checker()
     }
 
+    /// Whether the repository gave after-connect SQL ([`ConnectOptions::after_connect`]).
+    pub(crate) fn has_after_connect(&self) -> bool {
+        !self.after_connect.is_empty()
+    }
+
     /// Runs the repository's after-connect SQL ([`ConnectOptions::after_connect`]); in a
     /// transaction, so that what it sets ends with the transaction.
     pub(crate) async fn run_after_connect(&mut self) -> Result<(), LoadError> {

@@ -1,7 +1,9 @@
 //! A first pass over a dump that sends nothing: it proves the whole file splits and holds
 //! nothing the loader refuses before the first statement reaches the server, counts what
-//! is in it, and finds the pg_dump preamble settings to check against the server.
+//! is in it, and finds what to check against the server's catalogs: the pg_dump preamble
+//! settings, and the extensions the dump creates and comments on.
 
+use crate::dump::filters::{Filters, LeftOut};
 use crate::error::{ErrorReason, LoadError};
 use crate::split::input::Interrupt;
 use crate::split::item::{Item, MetaCommand, Statement};
@@ -25,6 +27,29 @@ pub(crate) struct Survey {
     /// (`myapp.x`), which any server takes, are left out, and so are the role and the
     /// session authorization: who creates the objects is never skipped.
     pub(crate) preamble_settings: Vec<PreambleSetting>,
+    /// Every `CREATE EXTENSION`, in file order.
+    pub(crate) extensions: Vec<CreatedExtension>,
+    /// Every `COMMENT ON EXTENSION` the filters do not leave out, in file order.
+    pub(crate) extension_comments: Vec<ExtensionComment>,
+    /// The statements the filters leave out.
+    pub(crate) left_out: LeftOut,
+}
+
+/// A `CREATE EXTENSION` of the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CreatedExtension {
+    pub(crate) name: String,
+    pub(crate) if_not_exists: bool,
+    pub(crate) start: Location,
+    /// The statement, on one line: what an administrator can run instead.
+    pub(crate) text: String,
+}
+
+/// A `COMMENT ON EXTENSION` of the dump.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ExtensionComment {
+    pub(crate) name: String,
+    pub(crate) start: Location,
 }
 
 /// A setting the dump's preamble sets, and where.
@@ -36,6 +61,7 @@ pub(crate) struct PreambleSetting {
 
 /// Splits all of `reader`. `database` is the database the load is connected to, for
 /// checking `\connect`; `None` (no connection) accepts any `\connect` target.
+/// `filters` say which statements the load leaves out: those are counted, not surveyed.
 /// `interrupt`, asked between blocks read, stops the survey early.
 ///
 /// Errors carry no path; the caller knows it.
@@ -43,6 +69,7 @@ pub(crate) fn survey(
     reader: impl Read,
     options: SplitOptions,
     database: Option<&str>,
+    filters: Filters,
     interrupt: Option<Interrupt>,
 ) -> Result<Survey, LoadError> {
     let mut survey = Survey::default();
@@ -58,7 +85,38 @@ pub(crate) fn survey(
         match item {
             Item::Sql(statement) => {
                 survey.statements += 1;
+                if let Some(filter) = filters.leaving_out(&statement.kind) {
+                    survey.left_out.count(filter);
+                    // As when it is sent, a SET ROLE does not end the preamble.
+                    in_preamble &= matches!(statement.kind, StatementKind::Setting(_));
+                    continue;
+                }
                 match &statement.kind {
+                    StatementKind::CreateExtension {
+                        name,
+                        if_not_exists,
+                    } => {
+                        survey.extensions.push(CreatedExtension {
+                            name: name.clone(),
+                            if_not_exists: *if_not_exists,
+                            start: statement.start,
+                            text: statement
+                                .text
+                                .split_whitespace()
+                                .collect::<Vec<_>>()
+                                .join(" "),
+                        });
+                        in_preamble = false;
+                    }
+                    StatementKind::Comment {
+                        extension: Some(name),
+                    } => {
+                        survey.extension_comments.push(ExtensionComment {
+                            name: name.clone(),
+                            start: statement.start,
+                        });
+                        in_preamble = false;
+                    }
                     StatementKind::Setting(setting) if in_preamble => {
                         let skippable = !setting.name.contains('.')
                             && !matches!(setting.name.as_str(), "role" | "session_authorization");

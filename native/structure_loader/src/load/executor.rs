@@ -6,24 +6,36 @@ use crate::connection::notice::Notice;
 use crate::connection::session::{block_on, CopyIn, Session};
 use crate::connection::stop::{CancelHandle, Stop};
 use crate::dump::file::DumpFile;
-use crate::dump::preflight::{survey, vet, PreambleSetting};
+use crate::dump::filters::{Filters, LeftOut};
+use crate::dump::preflight::{survey, vet, Survey};
 use crate::error::LoadError;
 use crate::load::batch::Batch;
+use crate::load::catalog::{
+    privilege_hint, refuse_extensions, skips, Role, ServerFacts, Skip, PROVIDER_ADMIN_ROLES,
+    SERVER_FACTS,
+};
 use crate::load::migrations_table::{self, TableRef};
 use crate::split::item::{Item, SessionEffect, Statement};
 use crate::split::splitter::{SplitOptions, Splitter};
-use crate::split::statement_kind::StatementKind;
-use std::collections::{HashMap, HashSet};
+use crate::split::statement_kind::{SettingValue, StatementKind};
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 use tokio_postgres::types::Type;
 
+/// SQLSTATE `insufficient_privilege`.
+const INSUFFICIENT_PRIVILEGE: &str = "42501";
+
 /// How to load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Send pg_dump preamble settings the server does not know, failing the load as psql
-    /// would, instead of skipping them with a warning.
-    pub strict_settings: bool,
+    /// psql's behaviour wherever the loader deliberately differs from it: preamble settings
+    /// the server does not know are sent (and fail), a `COMMENT ON EXTENSION` the role may
+    /// not run is sent (and fails), and the dump's extensions are not checked before the
+    /// load (the first one the role cannot create fails at its statement).
+    pub strict: bool,
+    /// pg_restore's filters: statements to leave out.
+    pub filters: Filters,
     /// Load only if this table (Ecto's migrations table) does not exist yet, deciding
     /// under a transaction-scoped advisory lock so concurrent callers load exactly once.
     pub if_absent: Option<TableRef>,
@@ -54,6 +66,11 @@ pub struct LoadSummary {
     pub meta_commands: u64,
     /// Preamble settings skipped because the server does not know them, in file order.
     pub skipped_settings: Vec<String>,
+    /// Extensions whose `COMMENT ON EXTENSION` was skipped because they existed before
+    /// the load and belong to a role the load's role has no privileges of, in file order.
+    pub skipped_extension_comments: Vec<String>,
+    /// The statements [`LoadOptions::filters`] left out.
+    pub left_out: LeftOut,
 }
 
 /// Loads the pg_dump plain-format file at `path` into the database `conn` names, as
@@ -65,9 +82,18 @@ pub struct LoadSummary {
 ///   (they are not sent); a `ROLLBACK`/`ABORT` in the file is refused;
 /// - `\connect` is allowed only to the database already connected to;
 /// - settings in the leading run of `SET`/`set_config` statements that the server does
-///   not know are skipped with a WARNING notice, unless [`LoadOptions::strict_settings`].
+///   not know are skipped with a WARNING notice, unless [`LoadOptions::strict`];
+/// - a `COMMENT ON EXTENSION` of an extension that existed before the load and belongs to
+///   a role whose privileges the load's role lacks is skipped with a WARNING notice,
+///   unless [`LoadOptions::strict`];
+/// - before any statement of the dump is sent, every extension it creates that the
+///   server lacks or the role may not create fails the load, all of them in one
+///   [`crate::ErrorReason::Extensions`] error, unless [`LoadOptions::strict`];
+/// - the statements [`LoadOptions::filters`] name are left out, each with a WARNING notice;
+/// - a privilege error (SQLSTATE 42501) gets a hint naming the role and what to do.
 ///
-/// Every server notice, and every skipped setting, goes to `on_notice` as it happens.
+/// Every server notice, and every statement skipped or left out, goes to `on_notice` as
+/// it happens.
 /// On any error the transaction is rolled back and the error says where in the file it
 /// happened: at the server's error position when it gives one, else at the statement's
 /// start, or at the failing COPY data line. A load stopped by its time limit or its
@@ -92,6 +118,9 @@ pub fn load(
             dump: &dump,
             options,
             skip: HashMap::new(),
+            database: String::new(),
+            role: None,
+            role_switches: Vec::new(),
             batch: Batch::default(),
             savepoint_taken: false,
             summary: LoadSummary::default(),
@@ -110,20 +139,20 @@ pub fn load(
 /// `DEALLOCATE ALL` would remove those a pooler such as PgBouncer 1.21+ prepared itself.
 const RESET_SESSION_STATE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
 
-/// Which of the settings named in `$1` the server does not know. `pg_settings` leaves out
-/// settings the server hides (`default_with_oids`, `seed`, ...), so those are asked about
-/// with `current_setting(name, true)`, which is NULL only for a setting that does not exist.
-const UNKNOWN_SETTINGS: &str = "SELECT wanted FROM unnest($1::text[]) AS wanted \
-     WHERE CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings WHERE name = wanted) THEN false \
-     ELSE pg_catalog.current_setting(wanted, true) IS NULL END";
-
 /// One load in progress.
 struct Load<'a, 'n> {
     session: &'a mut Session<'n>,
     dump: &'a DumpFile,
     options: &'a LoadOptions,
-    /// Preamble settings not to send, by the byte offset of their statement.
-    skip: HashMap<u64, String>,
+    /// Statements not to send because of what the server said, by their byte offset.
+    skip: HashMap<u64, Skip>,
+    /// The database connected to, once asked.
+    database: String,
+    /// The role the load runs as, once the transaction has begun.
+    role: Option<Role>,
+    /// Each `SET ROLE`/`SET SESSION AUTHORIZATION` sent: its line, and the role it
+    /// switched to (`None`: back to the role connected as).
+    role_switches: Vec<(u64, Option<String>)>,
     /// Statements not sent yet.
     batch: Batch,
     /// Whether the savepoint taken before each message exists yet.
@@ -134,10 +163,12 @@ struct Load<'a, 'n> {
 impl Load<'_, '_> {
     async fn run(mut self) -> Result<LoadSummary, LoadError> {
         let (database, split_options) = self.server_state().await?;
+        self.database.clone_from(&database);
         let found = survey(
             self.dump.reader(None)?,
             split_options,
             Some(&database),
+            self.options.filters,
             Some(Box::new(self.session.stop_checker())),
         )
         .map_err(|error| self.stopped_instead(error));
@@ -146,16 +177,7 @@ impl Load<'_, '_> {
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
         let found = found?;
-        // Strict: every setting is sent, and the server fails on one it does not know.
-        let skippable: &[PreambleSetting] = if self.options.strict_settings {
-            &[]
-        } else {
-            &found.preamble_settings
-        };
-        let loaded = match self
-            .in_transaction(skippable, split_options, &database, found.bytes)
-            .await
-        {
+        let loaded = match self.in_transaction(&found, split_options, &database).await {
             Ok(loaded) => loaded,
             Err(error) => {
                 self.session.rollback().await;
@@ -170,17 +192,16 @@ impl Load<'_, '_> {
         Ok(self.summary)
     }
 
-    /// Everything between `BEGIN` and `COMMIT`, `BEGIN` included, skipping the
-    /// `skippable` settings the server does not know: `false` when
-    /// [`LoadOptions::if_absent`] found the table, so nothing was loaded.
+    /// Everything between `BEGIN` and `COMMIT`, `BEGIN` included, for the dump the survey
+    /// `found`: `false` when [`LoadOptions::if_absent`] found the table, so nothing was
+    /// loaded.
     async fn in_transaction(
         &mut self,
-        skippable: &[PreambleSetting],
+        found: &Survey,
         split_options: SplitOptions,
         database: &str,
-        checked_bytes: u64,
     ) -> Result<bool, LoadError> {
-        self.skip = self.begin(skippable).await?;
+        let facts = self.begin(found).await?;
         if let Some(table) = &self.options.if_absent {
             migrations_table::lock(self.session, table)
                 .await
@@ -194,10 +215,15 @@ impl Load<'_, '_> {
                 return Ok(false);
             }
         }
-        let sent_bytes = self
-            .send_all(split_options, database, checked_bytes)
-            .await?;
-        self.dump.unchanged(checked_bytes, sent_bytes)?;
+        // Strict: everything is sent, and the server fails where psql would.
+        if !self.options.strict {
+            refuse_extensions(&found.extensions, &facts, database)
+                .map_err(|error| error.in_file(self.dump.path()))?;
+            self.skip = skips(found, &facts);
+        }
+        self.role = Some(facts.role);
+        let sent_bytes = self.send_all(split_options, database, found.bytes).await?;
+        self.dump.unchanged(found.bytes, sent_bytes)?;
         Ok(true)
     }
 
@@ -221,27 +247,39 @@ impl Load<'_, '_> {
         ))
     }
 
-    /// Starts the transaction, asking in the same round trip which preamble settings the
-    /// server does not know: returned by the byte offset of the statement that sets them.
-    async fn begin(
-        &mut self,
-        settings: &[PreambleSetting],
-    ) -> Result<HashMap<u64, String>, LoadError> {
-        let names: Vec<&str> = settings
-            .iter()
-            .map(|setting| setting.name.as_str())
-            .collect();
-        let rows = self
-            .session
-            .query_after("BEGIN", UNKNOWN_SETTINGS, &[(&names, Type::TEXT_ARRAY)])
-            .await?;
-        let unknown: HashSet<String> = rows.iter().map(|row| row.get(0)).collect();
-        self.session.run_after_connect().await?;
-        Ok(settings
-            .iter()
-            .filter(|setting| unknown.contains(&setting.name))
-            .map(|setting| (setting.start.byte_offset, setting.name.clone()))
-            .collect())
+    /// Starts the transaction and runs the repo's after-connect SQL, then asks the
+    /// server's catalogs what the load must know of the role it runs as (which that SQL
+    /// may have set), of the preamble settings and of the extensions the survey `found`:
+    /// in the round trip of `BEGIN` when there is no after-connect SQL.
+    async fn begin(&mut self, found: &Survey) -> Result<ServerFacts, LoadError> {
+        let mut settings: Vec<&str> = Vec::new();
+        let mut extensions: Vec<&str> = Vec::new();
+        // Strict: nothing is skipped or refused, so there is nothing to ask.
+        if !self.options.strict {
+            settings.extend(found.preamble_settings.iter().map(|s| s.name.as_str()));
+            let created = found.extensions.iter().map(|e| e.name.as_str());
+            let commented = found.extension_comments.iter().map(|c| c.name.as_str());
+            for name in created.chain(commented) {
+                if !extensions.contains(&name) {
+                    extensions.push(name);
+                }
+            }
+        }
+        let params: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 3] = [
+            (&settings, Type::TEXT_ARRAY),
+            (&extensions, Type::TEXT_ARRAY),
+            (&PROVIDER_ADMIN_ROLES.as_slice(), Type::TEXT_ARRAY),
+        ];
+        let rows = if self.session.has_after_connect() {
+            self.session.execute("BEGIN").await?;
+            self.session.run_after_connect().await?;
+            self.session.query(SERVER_FACTS, &params).await?
+        } else {
+            self.session
+                .query_after("BEGIN", SERVER_FACTS, &params)
+                .await?
+        };
+        ServerFacts::from_rows(&rows)
     }
 
     /// Runs every item of the first `length` bytes of the dump (those the survey checked),
@@ -311,6 +349,17 @@ impl Load<'_, '_> {
             self.summary.statements += 1;
             return Ok(());
         }
+        if let StatementKind::Setting(setting) = &statement.kind {
+            if matches!(setting.name.as_str(), "role" | "session_authorization") {
+                let role = match &setting.value {
+                    SettingValue::One(role) if !role.eq_ignore_ascii_case("none") => {
+                        Some(role.clone())
+                    }
+                    _ => None,
+                };
+                self.role_switches.push((statement.start.line, role));
+            }
+        }
         // The server parses a whole message before running it: text after a change of
         // standard_conforming_strings must go in a later message.
         let changes_parsing = matches!(
@@ -347,15 +396,52 @@ impl Load<'_, '_> {
             ));
             return true;
         }
-        if let Some(name) = self.skip.get(&statement.start.byte_offset) {
+        if let Some(filter) = self.options.filters.leaving_out(&statement.kind) {
             self.session.notify(Notice::warning(
-                format!("skipped SET {name}: the server does not know this setting"),
+                format!(
+                    "left out ({}: true): {}",
+                    filter.option_name(),
+                    first_line(&statement.text)
+                ),
                 statement.start.line,
             ));
-            self.summary.skipped_settings.push(name.clone());
+            self.summary.left_out.count(filter);
+            return true;
+        }
+        if let Some(skip) = self.skip.get(&statement.start.byte_offset) {
+            let role = self.role.as_ref().expect("skips are decided with the role");
+            self.session
+                .notify(Notice::warning(skip.warning(role), statement.start.line));
+            match skip {
+                Skip::Setting(name) => self.summary.skipped_settings.push(name.clone()),
+                Skip::ExtensionComment { name, .. } => {
+                    self.summary.skipped_extension_comments.push(name.clone())
+                }
+            }
             return true;
         }
         false
+    }
+
+    /// A privilege error of `statement`, or an error of `ALTER SYSTEM`, with a hint that
+    /// says which role the load runs as and what to do; any other error as it is.
+    fn explained(&self, error: LoadError, statement: &Statement) -> LoadError {
+        let Some(role) = &self.role else {
+            return error;
+        };
+        if error.sqlstate() != Some(INSUFFICIENT_PRIVILEGE)
+            && statement.kind != StatementKind::AlterSystem
+        {
+            return error;
+        }
+        let switched_to = self
+            .role_switches
+            .iter()
+            .rev()
+            .find(|(line, _)| *line < statement.start.line)
+            .and_then(|(line, role)| Some((role.as_deref()?, *line)));
+        let hint = privilege_hint(&statement.kind, role, switched_to, &self.database);
+        error.with_hint(&hint)
     }
 
     /// Sends the queued statements as one message, each message preceded by a fresh
@@ -397,9 +483,10 @@ impl Load<'_, '_> {
                         continue;
                     }
                     let (statement, chars_before) = batch.statement(index);
-                    return Err(error
+                    let error = error
                         .within_message(chars_before)
-                        .in_statement_part(statement, part));
+                        .in_statement_part(statement, part);
+                    return Err(self.explained(error, statement));
                 }
             }
         }
@@ -418,10 +505,19 @@ impl Load<'_, '_> {
             .session
             .copy_in(release, &statement.text)
             .await
-            .map_err(|error| error.in_statement(&statement))?;
+            .map_err(|error| self.explained(error.in_statement(&statement), &statement))?;
         self.savepoint_taken = false;
         self.summary.statements += 1;
         Ok((statement, copy))
+    }
+}
+
+/// The first line of a statement, shortened to 100 characters, for a notice.
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or_default().trim_end();
+    match line.char_indices().nth(100) {
+        Some((end, _)) => format!("{}...", &line[..end]),
+        None => line.to_owned(),
     }
 }
 

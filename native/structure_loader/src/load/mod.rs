@@ -1,8 +1,10 @@
-//! The load: [`load()`] sends a dump's items in batches, in one transaction, and
-//! [`table_exists()`] with the advisory lock on the migrations table makes a load happen
-//! once.
+//! The load: [`load()`] sends a dump's items in batches, in one transaction, after one
+//! question to the server's catalogs decides what to skip and which of the dump's
+//! extensions the role cannot create; [`table_exists()`] with the advisory lock on the
+//! migrations table makes a load happen once.
 
 pub(crate) mod batch;
+pub(crate) mod catalog;
 pub(crate) mod executor;
 pub(crate) mod migrations_table;
 

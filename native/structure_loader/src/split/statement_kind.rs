@@ -23,6 +23,29 @@ pub enum StatementKind {
     Setting(Setting),
     /// `RESET ALL`.
     ResetAll,
+    /// `CREATE EXTENSION [IF NOT EXISTS] name ...`: checked against the server before the
+    /// load, since a managed server's role may not be allowed to create it.
+    CreateExtension {
+        /// The extension's name: lowercased unless quoted.
+        name: String,
+        /// Whether an extension that exists already is fine (`IF NOT EXISTS`).
+        if_not_exists: bool,
+    },
+    /// `COMMENT ON ...`: pg_restore's `--no-comments` leaves it out.
+    Comment {
+        /// The extension, for `COMMENT ON EXTENSION name`: only its owner may run it.
+        extension: Option<String>,
+    },
+    /// `ALTER ... OWNER TO role`, changing nothing but an object's owner: pg_restore's
+    /// `--no-owner` leaves it out.
+    AlterOwner,
+    /// `GRANT`, `REVOKE` or `ALTER DEFAULT PRIVILEGES`: pg_restore's `--no-privileges`
+    /// leaves it out.
+    Privileges,
+    /// `CREATE EVENT TRIGGER`, which only a superuser may run.
+    CreateEventTrigger,
+    /// `ALTER SYSTEM`, which changes the server's configuration file.
+    AlterSystem,
 }
 
 /// One setting a statement changes.
@@ -84,8 +107,84 @@ pub(crate) fn classify(text: &str) -> StatementKind {
         "set" => set(words),
         "reset" => reset(words),
         "select" => set_config(words),
+        "create" => create(words),
+        "alter" => alter(words),
+        "comment" if words.next_is("on") => StatementKind::Comment {
+            extension: if words.next_is("extension") {
+                words.identifier()
+            } else {
+                None
+            },
+        },
+        "grant" | "revoke" => StatementKind::Privileges,
         _ => StatementKind::Other,
     }
+}
+
+/// `CREATE EXTENSION` and `CREATE EVENT TRIGGER`.
+fn create(mut words: Words) -> StatementKind {
+    if words.next_is("event") && words.next_is("trigger") {
+        return StatementKind::CreateEventTrigger;
+    }
+    if !words.next_is("extension") {
+        return StatementKind::Other;
+    }
+    let mut ahead = words.clone();
+    let if_not_exists = ahead.next_is("if") && ahead.next_is("not") && ahead.next_is("exists");
+    if if_not_exists {
+        words = ahead;
+    }
+    match words.identifier() {
+        Some(name) => StatementKind::CreateExtension {
+            name,
+            if_not_exists,
+        },
+        None => StatementKind::Other,
+    }
+}
+
+/// `ALTER SYSTEM`, `ALTER DEFAULT PRIVILEGES`, and `ALTER ... OWNER TO role` alone.
+fn alter(words: Words) -> StatementKind {
+    let mut ahead = words.clone();
+    if ahead.next_is("system") {
+        return StatementKind::AlterSystem;
+    }
+    let mut ahead = words.clone();
+    if ahead.next_is("default") && ahead.next_is("privileges") {
+        return StatementKind::Privileges;
+    }
+    if changes_only_the_owner(words) {
+        StatementKind::AlterOwner
+    } else {
+        StatementKind::Other
+    }
+}
+
+/// Whether the rest of an `ALTER` statement ends in `OWNER TO role` and does nothing
+/// else: no comma at parenthesis depth 0, which would separate it from other subcommands
+/// (`ALTER TABLE t ADD c int, OWNER TO r`) that leaving it out would lose.
+fn changes_only_the_owner(mut words: Words) -> bool {
+    let mut depth: u32 = 0;
+    // The last three tokens at depth 0, the newest last.
+    let mut last: [Option<Token>; 3] = [None, None, None];
+    while let Some(token) = words.token() {
+        match token {
+            Token::Punct('(') => depth += 1,
+            Token::Punct(')') => depth = depth.saturating_sub(1),
+            Token::Punct(',') if depth == 0 => return false,
+            Token::Punct(';') if depth == 0 => {}
+            token if depth == 0 => {
+                last.rotate_left(1);
+                last[2] = Some(token);
+            }
+            _ => {}
+        }
+    }
+    matches!(
+        &last,
+        [Some(Token::Word(owner)), Some(Token::Word(to)), Some(Token::Word(_) | Token::QuotedIdentifier(_))]
+            if owner.eq_ignore_ascii_case("owner") && to.eq_ignore_ascii_case("to")
+    )
 }
 
 /// Whether the server finds nothing to run in `text`: only whitespace, comments and `;`.
@@ -664,12 +763,114 @@ mod tests {
     }
 
     #[test]
+    fn create_extension_names_the_extension_as_the_server_folds_it() {
+        assert_eq!(
+            classify("CREATE EXTENSION IF NOT EXISTS citext WITH SCHEMA public;"),
+            CreateExtension {
+                name: "citext".to_owned(),
+                if_not_exists: true,
+            }
+        );
+        assert_eq!(
+            classify("create extension \"uuid-ossp\";"),
+            CreateExtension {
+                name: "uuid-ossp".to_owned(),
+                if_not_exists: false,
+            }
+        );
+        assert_eq!(
+            classify("CREATE EXTENSION Pg_Trgm SCHEMA public VERSION '1.6' CASCADE;"),
+            CreateExtension {
+                name: "pg_trgm".to_owned(),
+                if_not_exists: false,
+            }
+        );
+        assert_eq!(classify("CREATE EXTENSION IF NOT EXISTS;"), Other);
+    }
+
+    #[test]
+    fn comments_say_which_extension_they_are_on() {
+        assert_eq!(
+            classify("COMMENT ON EXTENSION \"uuid-ossp\" IS 'generate UUIDs';"),
+            Comment {
+                extension: Some("uuid-ossp".to_owned()),
+            }
+        );
+        assert_eq!(
+            classify("comment on extension PLPGSQL is 'PL/pgSQL procedural language';"),
+            Comment {
+                extension: Some("plpgsql".to_owned()),
+            }
+        );
+        for text in [
+            "COMMENT ON TABLE public.users IS 'who';",
+            "COMMENT ON COLUMN public.users.extension IS NULL;",
+            "COMMENT ON SCHEMA public IS 'standard public schema';",
+        ] {
+            assert_eq!(classify(text), Comment { extension: None }, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_alter_that_only_changes_the_owner_is_an_owner_change() {
+        for text in [
+            "ALTER TABLE public.actor OWNER TO postgres;",
+            "ALTER SCHEMA public OWNER TO \"Quoted Owner\";",
+            "ALTER FUNCTION public._group_concat(text, text) OWNER TO postgres;",
+            "ALTER AGGREGATE public.group_concat(text) OWNER TO postgres;",
+            "ALTER OPERATOR public.= (integer, integer) OWNER TO app;",
+            "ALTER LARGE OBJECT 424242 OWNER TO app;",
+            "alter table \"owner\" owner to current_user;",
+            "ALTER TEXT SEARCH CONFIGURATION public.x OWNER TO app",
+        ] {
+            assert_eq!(classify(text), AlterOwner, "{text}");
+        }
+        for text in [
+            "ALTER TABLE t ADD COLUMN c int, OWNER TO app;",
+            "ALTER TABLE t OWNER TO app, ADD COLUMN c int;",
+            "ALTER TABLE owner RENAME TO app;",
+            "ALTER SEQUENCE public.s OWNED BY public.t.id;",
+            "ALTER TABLE t ALTER COLUMN c SET DEFAULT 'OWNER TO x';",
+            "ALTER ROLE app SET search_path TO owner;",
+        ] {
+            assert_eq!(classify(text), Other, "{text}");
+        }
+    }
+
+    #[test]
+    fn grants_revokes_and_default_privileges_are_privileges() {
+        for text in [
+            "GRANT ALL ON SCHEMA public TO PUBLIC;",
+            "REVOKE USAGE ON SCHEMA public FROM PUBLIC;",
+            "grant select on table t to app;",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE postgres IN SCHEMA public GRANT SELECT ON TABLES TO app;",
+        ] {
+            assert_eq!(classify(text), Privileges, "{text}");
+        }
+    }
+
+    #[test]
+    fn event_triggers_and_alter_system_are_recognised() {
+        assert_eq!(
+            classify("CREATE EVENT TRIGGER pgrst_ddl_watch ON ddl_command_end\n    EXECUTE FUNCTION extensions.pgrst_ddl_watch();"),
+            CreateEventTrigger
+        );
+        assert_eq!(classify("ALTER SYSTEM SET work_mem = '64MB';"), AlterSystem);
+        assert_eq!(
+            classify("CREATE TRIGGER t AFTER INSERT ON x FOR EACH ROW EXECUTE FUNCTION f();"),
+            Other
+        );
+    }
+
+    #[test]
     fn everything_else_is_other() {
         for text in [
             "CREATE TABLE begin_log (id int);",
+            "CREATE TABLE extension (id int);",
             "SELECT pg_catalog.setval('s', 1, true);",
             "SELECT 1;",
             "INSERT INTO t VALUES (1);",
+            "COMMENT;",
             "",
             "-- only a comment",
         ] {

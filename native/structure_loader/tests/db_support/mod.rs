@@ -60,8 +60,29 @@ impl TestDb {
         TestDb { name }
     }
 
+    /// A database owned by `role`, as a managed service gives an application its own.
+    pub fn owned_by(label: &str, role: &TestRole) -> TestDb {
+        let db = TestDb::create(label);
+        admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE \"{}\" OWNER TO \"{}\"",
+                db.name, role.name
+            ))
+            .unwrap();
+        db
+    }
+
     pub fn options(&self) -> ConnectOptions {
         server(&self.name)
+    }
+
+    /// Connecting as `role` rather than as the superuser.
+    pub fn options_as(&self, role: &TestRole) -> ConnectOptions {
+        ConnectOptions {
+            user: role.name.clone(),
+            password: Some(TestRole::PASSWORD.to_owned()),
+            ..self.options()
+        }
     }
 
     pub fn client(&self) -> postgres::Client {
@@ -109,6 +130,40 @@ impl Drop for TestDb {
         ));
         if let Err(error) = dropped {
             eprintln!("could not drop test database {}: {error}", self.name);
+        }
+    }
+}
+
+/// A login role that is not a superuser, as an application's role on a managed server,
+/// dropped when the test ends (after the databases it owns: declare it before them).
+pub struct TestRole {
+    pub name: String,
+}
+
+impl TestRole {
+    pub const PASSWORD: &'static str = "sl-role-pw-3c9e";
+
+    pub fn create(label: &str) -> TestRole {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!(
+            "sl_{label}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        admin()
+            .batch_execute(&format!(
+                "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER PASSWORD '{}'",
+                TestRole::PASSWORD
+            ))
+            .unwrap();
+        TestRole { name }
+    }
+}
+
+impl Drop for TestRole {
+    fn drop(&mut self) {
+        if let Err(error) = admin().batch_execute(&format!("DROP ROLE \"{}\"", self.name)) {
+            eprintln!("could not drop test role {}: {error}", self.name);
         }
     }
 }
