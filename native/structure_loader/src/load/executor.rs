@@ -10,6 +10,7 @@ use crate::dump::preflight::{survey, vet, PreambleSetting};
 use crate::error::LoadError;
 use crate::load::batch::Batch;
 use crate::load::migrations_table::{self, TableRef};
+use crate::load::progress::{Progress, Reporter};
 use crate::split::item::{Item, SessionEffect, Statement};
 use crate::split::splitter::{SplitOptions, Splitter};
 use crate::split::statement_kind::StatementKind;
@@ -83,6 +84,18 @@ pub fn load(
     options: &LoadOptions,
     on_notice: &mut dyn FnMut(Notice),
 ) -> Result<LoadSummary, LoadError> {
+    load_with_progress(path, conn, options, on_notice, &mut |_| {})
+}
+
+/// [`load()`], also telling `on_progress` how far it has got while the file is being
+/// sent, at most once per [`crate::load::PROGRESS_INTERVAL`].
+pub fn load_with_progress(
+    path: &Path,
+    conn: &ConnectOptions,
+    options: &LoadOptions,
+    on_notice: &mut dyn FnMut(Notice),
+    on_progress: &mut dyn FnMut(Progress),
+) -> Result<LoadSummary, LoadError> {
     let dump = DumpFile::open(path)?;
     block_on(async {
         let stop = Stop::new(options.timeout, options.cancel.clone());
@@ -95,6 +108,7 @@ pub fn load(
             batch: Batch::default(),
             savepoint_taken: false,
             summary: LoadSummary::default(),
+            progress: Reporter::new(on_progress),
         }
         .run()
         .await;
@@ -118,7 +132,7 @@ const UNKNOWN_SETTINGS: &str = "SELECT wanted FROM unnest($1::text[]) AS wanted 
      ELSE pg_catalog.current_setting(wanted, true) IS NULL END";
 
 /// One load in progress.
-struct Load<'a, 'n> {
+struct Load<'a, 'n, 'p> {
     session: &'a mut Session<'n>,
     dump: &'a DumpFile,
     options: &'a LoadOptions,
@@ -129,9 +143,10 @@ struct Load<'a, 'n> {
     /// Whether the savepoint taken before each message exists yet.
     savepoint_taken: bool,
     summary: LoadSummary,
+    progress: Reporter<'p>,
 }
 
-impl Load<'_, '_> {
+impl Load<'_, '_, '_> {
     async fn run(mut self) -> Result<LoadSummary, LoadError> {
         let (database, split_options) = self.server_state().await?;
         let found = survey(
@@ -146,6 +161,8 @@ impl Load<'_, '_> {
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
         let found = found?;
+        self.progress
+            .start(found.statements, found.bytes, found.copy_rows);
         // Strict: every setting is sent, and the server fails on one it does not know.
         let skippable: &[PreambleSetting] = if self.options.strict_settings {
             &[]
@@ -255,9 +272,11 @@ impl Load<'_, '_> {
         let dump = self.dump;
         let in_file = |error: LoadError| error.in_file(dump.path());
         let mut copy: Option<(Statement, CopyIn)> = None;
+        // The file line of the first data line of the COPY being sent.
+        let mut copy_start_line = 0;
         let mut splitter = Splitter::new(dump.reader(Some(length))?, options)
             .interrupt_when(self.session.stop_checker());
-        for item in splitter.by_ref() {
+        while let Some(item) = splitter.next() {
             // The survey checked the same bytes if the file has not changed since it was
             // opened (which is checked at the end), and these checks cost nothing to repeat.
             let item =
@@ -268,6 +287,7 @@ impl Load<'_, '_> {
                 Item::CopyStart(statement) => {
                     self.flush().await.map_err(in_file)?;
                     copy = Some(self.start_copy(statement).await.map_err(in_file)?);
+                    copy_start_line = splitter.position().1;
                 }
                 Item::CopyData(data) => {
                     let (statement, copy) = copy.as_mut().ok_or_else(copy_outside_block)?;
@@ -290,6 +310,19 @@ impl Load<'_, '_> {
                     self.flush().await.map_err(in_file)?;
                     self.summary.meta_commands += 1;
                 }
+            }
+            if self.progress.due() {
+                let (bytes, line) = splitter.position();
+                let copying = match copy {
+                    Some(_) => line.saturating_sub(copy_start_line),
+                    None => 0,
+                };
+                self.progress.report(
+                    self.summary.statements,
+                    bytes,
+                    self.summary.copy_rows + copying,
+                    line,
+                );
             }
         }
         self.flush().await.map_err(in_file)?;
