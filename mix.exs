@@ -154,19 +154,25 @@ defmodule StructureLoader.MixProject do
   defp elixirc_paths(:test), do: ["lib", "test/support"]
   defp elixirc_paths(_env), do: ["lib"]
 
-  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex, from
+  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex (and
+  # attach :telemetry handlers to its events), from
   # the Hex registry or, on a machine that cannot reach it, from a directory holding their
   # sources (ecto_sql, ecto, postgrex, db_connection, decimal, telemetry, jason) named by
   # STRUCTURE_LOADER_HEXDEPS.
   defp deps(nil) do
-    [{:ecto_sql, "~> 3.10", only: :test}, {:postgrex, ">= 0.0.0", only: :test}]
+    [
+      {:ecto_sql, "~> 3.10", only: :test},
+      {:postgrex, ">= 0.0.0", only: :test},
+      {:telemetry, "~> 1.0", only: :test}
+    ]
   end
 
   defp deps(dir) do
     [
       {:ecto_sql, path: Path.join(dir, "ecto_sql"), only: :test},
       {:postgrex, path: Path.join(dir, "postgrex"), only: :test, override: true},
-      {:jason, path: Path.join(dir, "jason"), only: :test, override: true}
+      {:jason, path: Path.join(dir, "jason"), only: :test, override: true},
+      {:telemetry, path: Path.join(dir, "telemetry"), only: :test, override: true}
     ]
   end
 end

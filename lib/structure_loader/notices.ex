@@ -1,9 +1,12 @@
 defmodule StructureLoader.Notices do
   # Runs a loading NIF in its own process so that the caller can relay the server's notices
-  # to Logger while the load is still going, instead of all at once at the end.
+  # to Logger, and its progress reports to StructureLoader.Progress, while the load is still
+  # going, instead of all at once at the end.
   @moduledoc false
 
   require Logger
+
+  alias StructureLoader.Progress
 
   @type notice :: %{
           severity: String.t(),
@@ -15,11 +18,13 @@ defmodule StructureLoader.Notices do
 
   @doc """
   Calls `fun` with the pid to notify in a new process and returns its result, logging each
-  `{:structure_loader_notice, notice}` message received meanwhile. An exception raised by
-  `fun` is raised again in the caller.
+  `{:structure_loader_notice, notice}` message received meanwhile and handing each
+  `{:structure_loader_progress, figures}` to the `progress` tracker
+  (`StructureLoader.Progress.tracker/4`). An exception raised by `fun` is raised again in
+  the caller.
   """
-  @spec relay(Path.t(), (pid() -> result)) :: result when result: term()
-  def relay(path, fun) do
+  @spec relay(Path.t(), map(), (pid() -> result)) :: result when result: term()
+  def relay(path, progress, fun) do
     caller = self()
 
     task =
@@ -31,17 +36,22 @@ defmodule StructureLoader.Notices do
         end
       end)
 
-    case await(task, path) do
+    case await(task, path, progress) do
       {:ok, result} -> result
       {:raised, exception, stacktrace} -> reraise exception, stacktrace
     end
   end
 
-  defp await(%Task{ref: ref} = task, path) do
+  defp await(%Task{ref: ref} = task, path, progress) do
+    progress = Progress.log_if_due(progress)
+
     receive do
       {:structure_loader_notice, notice} ->
         log(notice, path)
-        await(task, path)
+        await(task, path, progress)
+
+      {:structure_loader_progress, figures} ->
+        await(task, path, Progress.received(progress, figures))
 
       # The NIF sends the notices from the task's own process, so all of them arrive
       # before its reply.
@@ -51,6 +61,8 @@ defmodule StructureLoader.Notices do
 
       {:DOWN, ^ref, :process, _pid, reason} ->
         exit(reason)
+    after
+      Progress.wait_ms(progress) -> await(task, path, progress)
     end
   end
 

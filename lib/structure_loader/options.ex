@@ -23,10 +23,16 @@ defmodule StructureLoader.Options do
     strict_settings: false,
     timeout: :infinity,
     log: :info,
-    skip_if_missing: false
+    skip_if_missing: false,
+    progress: nil
   ]
 
-  @structure_load_defaults [dump_path: nil, strict_settings: false, timeout: :infinity]
+  @structure_load_defaults [
+    dump_path: nil,
+    strict_settings: false,
+    timeout: :infinity,
+    progress: nil
+  ]
 
   @table_exists_defaults [prefix: nil]
 
@@ -103,6 +109,8 @@ defmodule StructureLoader.Options do
   defp check!(:timeout, value) when is_integer(value) and value > 0 and value <= @max_timeout,
     do: value
 
+  defp check!(:progress, fun) when is_function(fun, 1), do: fun
+
   defp check!(:log, false), do: false
   defp check!(:log, :warn), do: :warning
   defp check!(:log, level) when level in @log_levels, do: level
@@ -110,6 +118,7 @@ defmodule StructureLoader.Options do
   defp check!(key, _value), do: invalid!(key, expected(key))
 
   defp expected(:otp_app), do: "an application name (an atom)"
+  defp expected(:progress), do: "a function of one argument"
   defp expected(key) when key in [:strict_settings, :skip_if_missing], do: "true or false"
 
   defp expected(:timeout),
