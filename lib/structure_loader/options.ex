@@ -14,6 +14,9 @@ defmodule StructureLoader.Options do
 
   @repo_keys [:dump_path, :priv, :otp_app, :migration_source, :migration_default_prefix]
 
+  # What StructureLoader.Release.migrate/2 cannot take for every repo at once.
+  @per_repo_keys [:dump_path, :priv, :otp_app]
+
   @load_defaults [
     dump_path: nil,
     priv: nil,
@@ -68,6 +71,40 @@ defmodule StructureLoader.Options do
     {own, connection}
   end
 
+  @doc """
+  Splits the options of `StructureLoader.Release.migrate/2`: its own as a map with
+  defaults, and the rest, for each repo's `load/2` (which checks them).
+  """
+  @spec split_release!(keyword()) :: {map(), keyword()}
+  def split_release!(opts) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "expected the options of #{name(:release)} as a keyword list"
+    end
+
+    {own, load} = Keyword.split(opts, [:repos, :migrate])
+
+    allowed = (Keyword.keys(@load_defaults) -- @per_repo_keys) ++ Config.keys()
+
+    case Keyword.keys(load) -- allowed do
+      [] ->
+        :ok
+
+      [unknown | _] ->
+        raise ArgumentError,
+              "unknown option #{inspect(unknown)} for #{name(:release)}; its options are " <>
+                ":repos, :migrate, the options of StructureLoader.load/2 but " <>
+                Enum.map_join(@per_repo_keys, ", ", &inspect/1) <>
+                " (each repo's own), and the connection keys of StructureLoader.Config"
+    end
+
+    own =
+      [repos: nil, migrate: true]
+      |> Keyword.merge(own)
+      |> Map.new(fn {k, v} -> {k, check!(k, v)} end)
+
+    {own, load}
+  end
+
   @doc "The options that are repo configuration keys too: from `options`, else `config`."
   @spec with_repo_config(map(), keyword()) :: map()
   def with_repo_config(options, config) do
@@ -86,6 +123,7 @@ defmodule StructureLoader.Options do
   defp name(:load), do: "StructureLoader.load/2"
   defp name(:structure_load), do: "StructureLoader.structure_load/3"
   defp name(:table_exists), do: "StructureLoader.table_exists?/3"
+  defp name(:release), do: "StructureLoader.Release.migrate/2"
 
   defp check!(_key, nil), do: nil
 
@@ -101,8 +139,13 @@ defmodule StructureLoader.Options do
     if is_binary(value) or is_atom(value), do: to_string(value), else: invalid!(key, "a string")
   end
 
-  defp check!(key, value) when key in [:strict_settings, :skip_if_missing] and is_boolean(value),
-    do: value
+  defp check!(key, value)
+       when key in [:strict_settings, :skip_if_missing, :migrate] and is_boolean(value),
+       do: value
+
+  defp check!(:repos, repos) when is_list(repos) do
+    if Enum.all?(repos, &is_atom/1), do: repos, else: invalid!(:repos, expected(:repos))
+  end
 
   defp check!(:timeout, :infinity), do: :infinity
 
@@ -119,7 +162,11 @@ defmodule StructureLoader.Options do
 
   defp expected(:otp_app), do: "an application name (an atom)"
   defp expected(:progress), do: "a function of one argument"
-  defp expected(key) when key in [:strict_settings, :skip_if_missing], do: "true or false"
+
+  defp expected(key) when key in [:strict_settings, :skip_if_missing, :migrate],
+    do: "true or false"
+
+  defp expected(:repos), do: "a list of repo modules"
 
   defp expected(:timeout),
     do: ":infinity or a number of milliseconds from 1 to #{@max_timeout}"
