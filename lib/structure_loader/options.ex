@@ -105,6 +105,36 @@ defmodule StructureLoader.Options do
     {own, load}
   end
 
+  @doc """
+  The command-line switches of the Mix tasks that load: one for each option
+  `structure_load/3` and `load/2` share that a flag can give (`--timeout MS`,
+  `--strict-settings`), typed by its default, so that a new or renamed option of the
+  library shows up in the tasks as it is.
+  """
+  @spec task_switches() :: keyword(:boolean | :integer)
+  def task_switches do
+    for {key, default} <- @structure_load_defaults,
+        key not in [:dump_path, :progress],
+        Keyword.has_key?(@load_defaults, key),
+        type = switch_type(key, default),
+        do: {key, type}
+  end
+
+  defp switch_type(_key, default) when is_boolean(default), do: :boolean
+  defp switch_type(:timeout, _default), do: :integer
+  defp switch_type(_key, _default), do: nil
+
+  @doc """
+  The library options given by `task_switches/0` switches, checked: `--timeout 0` is an
+  `ArgumentError` as `timeout: 0` is.
+  """
+  @spec from_switches(keyword()) :: keyword()
+  def from_switches(switches) do
+    options = Keyword.take(switches, Keyword.keys(task_switches()))
+    {_checked, _connection} = split!(options, :structure_load)
+    options
+  end
+
   @doc "The options that are repo configuration keys too: from `options`, else `config`."
   @spec with_repo_config(map(), keyword()) :: map()
   def with_repo_config(options, config) do
