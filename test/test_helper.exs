@@ -51,6 +51,25 @@ defmodule StructureLoader.TestDB do
     )
   end
 
+  @doc """
+  A `postgres://` URL for `database` on the test server, as an app's DATABASE_URL gives it:
+  the only way the example app is told where to connect.
+  """
+  def url(database) do
+    host = System.fetch_env!("PGHOST")
+
+    if String.starts_with?(host, "/") do
+      raise "PGHOST must be a TCP host for DATABASE_URL, not the socket directory #{host}"
+    end
+
+    host = if String.contains?(host, ":"), do: "[#{host}]", else: host
+    user = encode_userinfo(System.fetch_env!("PGUSER"))
+    password = encode_userinfo(System.fetch_env!("PGPASSWORD"))
+    "postgres://#{user}:#{password}@#{host}:#{System.fetch_env!("PGPORT")}/#{database}"
+  end
+
+  defp encode_userinfo(part), do: URI.encode(part, &URI.char_unreserved?/1)
+
   @doc "Runs SQL with psql and returns its unaligned, tuples-only output; raises on failure."
   def sql!(database, sql) do
     case System.cmd(
