@@ -8,14 +8,14 @@ defmodule Mix.Tasks.Compile.StructureLoaderNif do
   `mix compile` of the library, also when StructureLoader is a dependency of another project
   (it is a module of the library: the Elixir compiler must build it first). It does nothing
   while the installed library is newer than every Rust source, `Cargo.toml` and
-  `Cargo.lock`. `--force` rebuilds anyway; `--verbose` shows cargo's output,
-  which is otherwise shown only when the build fails. The `CARGO` environment variable names
+  `Cargo.lock`. `mix compile --force` rebuilds it anyway; `mix compile --verbose` shows
+  cargo's output, which is otherwise shown only when the build fails. The `CARGO` environment variable names
   the cargo binary to use (default: `cargo` on the `PATH`), and `CARGO_TARGET_DIR` is honoured.
 
   A clean build takes about a minute on two cores; see the README's Install section for
   what a Docker build stage needs.
 
-      $ mix compile.structure_loader_nif --force --verbose
+      $ mix compile --force --verbose
   """
 
   use Mix.Task.Compiler
