@@ -24,7 +24,14 @@ defmodule StructureLoader do
   ## In a release
 
   `load/2` is the entry point for a release: it loads the repo's `structure.sql` unless the
-  migrations table already exists, so it belongs right before the migrations run:
+  migrations table already exists, so it belongs right before the migrations run.
+  `StructureLoader.Release.migrate!/2` does both for every repo of an app:
+
+      defmodule MyApp.Release do
+        def migrate, do: StructureLoader.Release.migrate!(:my_app)
+      end
+
+  which is, written out:
 
       defmodule MyApp.Release do
         @app :my_app
