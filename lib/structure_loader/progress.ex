@@ -4,7 +4,7 @@ defmodule StructureLoader.Progress do
 
   While a dump is being sent, the loader reports about once a second. `load/2` and
   `structure_load/3` pass each report to the function given as `:progress`, and `load/2`
-  logs one line at its `:log` level every #{div(5_000, 1000)} seconds, so a load that ends
+  logs one line at its `:log` level every 5 seconds, so a load that ends
   within a few seconds logs only its summary:
 
       The structure for MyApp.Repo is loading from priv/repo/structure.sql: 412.3 MB of 1,073.7 MB (38%), 12 of 31 statements, 3,200,000 of 8,300,000 COPY rows, line 3,200,012; 41.2 MB/s, about 17 s left

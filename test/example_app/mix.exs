@@ -9,6 +9,9 @@ defmodule MyApp.MixProject do
       start_permanent: Mix.env() == :prod,
       deps: deps(),
       aliases: aliases(),
+      # This app lives inside the library's test/, whose `mix test` would run its
+      # *_test.exs files as its own.
+      test_pattern: "*_check.exs",
       releases: [my_app: [include_executables_for: [:unix]]]
     ]
   end
