@@ -14,6 +14,8 @@ defmodule StructureLoader.MixTasksTest do
   @app_dir Path.join(__DIR__, "example_app")
   # Two levels below the repository root, so that the app's `path: "../.."` finds the library.
   @app_copy Path.join([@repo_root, "tmp", "mix_tasks_test_app"])
+  # The same app as the one app of an umbrella.
+  @umbrella Path.join([@repo_root, "tmp", "mix_tasks_test_umbrella"])
 
   @structures %{
     "MyApp.Repo" => "priv/repo/structure.sql",
@@ -175,11 +177,82 @@ defmodule StructureLoader.MixTasksTest do
     end
   end
 
+  test "in an umbrella, structure_loader.load at the root loads the repos of every app", ctx do
+    build_umbrella!(ctx.bin_dir)
+    dbs = new_databases()
+
+    run = mix!(ctx.bin_dir, "dev", dbs, ["structure_loader.load", "--skip-if-loaded"], @umbrella)
+    assert run.status == 0, run.output
+
+    for {repo, structure} <- @structures do
+      path = Path.join([@umbrella, "apps/my_app", structure])
+
+      assert run.output =~ "The structure for #{repo} has been loaded from #{path} in ",
+             run.output
+
+      assert TestDB.sql!(dbs[repo], "SELECT count(*) > 0 FROM schema_migrations") == "t"
+    end
+  end
+
+  # An umbrella whose one app is the example app, configured as `mix new --umbrella` does;
+  # its _build and deps are kept between runs, as the app's copy's are.
+  defp build_umbrella!(bin_dir) do
+    app = Path.join(@umbrella, "apps/my_app")
+    File.mkdir_p!(@umbrella)
+
+    for entry <- File.ls!(@umbrella), entry not in ["_build", "deps"] do
+      File.rm_rf!(Path.join(@umbrella, entry))
+    end
+
+    File.mkdir_p!(app)
+
+    for entry <- File.ls!(@app_dir), entry not in ["_build", "deps"] do
+      File.cp_r!(Path.join(@app_dir, entry), Path.join(app, entry))
+    end
+
+    app_mix_exs =
+      app
+      |> Path.join("mix.exs")
+      |> File.read!()
+      |> String.replace(~s(path: "../.."), ~s(path: #{inspect(@repo_root)}))
+      |> String.replace(~s(      version: "0.1.0",\n), """
+            version: "0.1.0",
+            build_path: "../../_build",
+            config_path: "../../config/config.exs",
+            deps_path: "../../deps",
+            lockfile: "../../mix.lock",
+      """)
+
+    File.write!(Path.join(app, "mix.exs"), app_mix_exs)
+
+    File.write!(Path.join(@umbrella, "mix.exs"), """
+    defmodule Umbrella.MixProject do
+      use Mix.Project
+      def project, do: [apps_path: "apps", version: "0.1.0", deps: []]
+    end
+    """)
+
+    File.mkdir_p!(Path.join(@umbrella, "config"))
+
+    File.write!(Path.join(@umbrella, "config/config.exs"), """
+    import Config
+
+    for config <- "../apps/*/config/config.exs" |> Path.expand(__DIR__) |> Path.wildcard() do
+      import_config config
+    end
+    """)
+
+    File.cp!(Path.join(app, "config/runtime.exs"), Path.join(@umbrella, "config/runtime.exs"))
+    %{status: 0} = mix!(bin_dir, "dev", %{}, ["deps.get"], @umbrella)
+    compiled = mix!(bin_dir, "dev", %{}, ["compile"], @umbrella)
+    compiled.status == 0 || raise "mix compile failed in #{@umbrella}:\n#{compiled.output}"
+  end
+
   defp new_databases, do: Map.new(@structures, fn {repo, _} -> {repo, TestDB.create!()} end)
 
   # Runs `mix ARGS` in the app's copy with nothing in its environment but PATH (the tools
   # above), HOME, LANG, MIX_ENV, the hexdeps directory and the repos' URLs.
-  defp mix!(bin_dir, env, dbs, args) do
+  defp mix!(bin_dir, env, dbs, args, dir \\ @app_copy) do
     urls =
       for {repo, variable} <- [
             {"MyApp.Repo", "DATABASE_URL"},
@@ -204,7 +277,7 @@ defmodule StructureLoader.MixTasksTest do
         System.find_executable("env"),
         ["-i", "PATH=#{bin_dir}", "HOME=#{System.user_home!()}", "LANG=C.UTF-8", "MIX_ENV=#{env}"] ++
           hexdeps ++ cargo ++ urls ++ ["mix" | args],
-        cd: @app_copy,
+        cd: dir,
         stderr_to_stdout: true
       )
 
