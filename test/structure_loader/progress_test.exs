@@ -113,6 +113,36 @@ defmodule StructureLoader.ProgressTest do
     assert collect_reports() == []
   end
 
+  test "a :progress function that raises cancels the load: the exception, and nothing stays",
+       ctx do
+    # The first report comes after pg_sleep(1.1); without the cancel, the load would go on
+    # into pg_sleep(60) with public.ticks created in its open transaction.
+    path =
+      TestDB.write_file!("""
+      CREATE TABLE public.ticks (n integer);
+      SELECT pg_sleep(1.1);
+      COPY public.ticks (n) FROM stdin;
+      1
+      \\.
+      SELECT pg_sleep(60);
+      COPY public.ticks (n) FROM stdin;
+      2
+      \\.
+      """)
+
+    assert_raise RuntimeError, "observer failed", fn ->
+      StructureLoader.load(ctx.config,
+        dump_path: path,
+        log: false,
+        progress: fn _ -> raise "observer failed" end
+      )
+    end
+
+    # Rolled back, not still open: creating the same table would otherwise wait for it.
+    again = TestDB.write_file!("CREATE TABLE public.ticks (n integer);\n")
+    assert {:ok, ^again} = StructureLoader.structure_load("unused", ctx.config, dump_path: again)
+  end
+
   test ":progress must be a function of one argument", ctx do
     assert_raise ArgumentError, "expected :progress to be a function of one argument", fn ->
       StructureLoader.load(ctx.config, dump_path: "x.sql", progress: fn -> :ok end)
