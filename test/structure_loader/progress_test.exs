@@ -65,11 +65,11 @@ defmodule StructureLoader.ProgressTest do
 
     progress_lines =
       Regex.scan(
-        ~r/\[info\]\s+The structure is loading from #{Regex.escape(path)}: [\d.,]+ MB of [\d.,]+ MB \(\d+%\), \d+ of 33 statements, \d+ of 16 COPY rows, line \d+; [\d.,]+ MB\/s, about \d+ s left/,
+        ~r/\[info\]\s+The structure is loading from #{Regex.escape(path)}: [\d.,]+ MB of [\d.,]+ MB \(\d+%\), \d+ of 33 statements, \d+ of 16 COPY rows, line \d+; [\d.,]+ MB\/s, about \d+ (s|min|h) left/,
         log
       )
 
-    assert length(progress_lines) in 1..2, log
+    assert progress_lines != [], log
     assert log =~ ~r/The structure has been loaded from #{Regex.escape(path)} in \d+ ms/
   end
 
