@@ -121,6 +121,41 @@ defmodule StructureLoader.MixTasksTest do
     assert TestDB.sql!(dbs["MyApp.Repo"], "SELECT to_regclass('public.posts') IS NULL") == "t"
   end
 
+  test "a load longer than 5 s prints where it is, naming the repo", ctx do
+    dbs = new_databases()
+
+    slow =
+      TestDB.write_file!([
+        "CREATE TABLE public.ticks (n integer);\n"
+        | for(
+            n <- 1..16,
+            do: "SELECT pg_sleep(0.4);\nCOPY public.ticks (n) FROM stdin;\n#{n}\n\\.\n"
+          )
+      ])
+
+    run = mix!(ctx.bin_dir, "dev", dbs, ["structure_loader.load", "-r", "MyApp.Repo", "-d", slow])
+    assert run.status == 0, run.output
+
+    assert run.output =~
+             ~r/^The structure for MyApp\.Repo is loading from #{Regex.escape(slow)}: .* of 33 statements, \d+ of 16 COPY rows, line \d+; /m
+
+    assert run.output =~
+             ~r/^The structure for MyApp\.Repo has been loaded from #{Regex.escape(slow)} in \d/m
+
+    quiet =
+      mix!(ctx.bin_dir, "dev", new_databases(), [
+        "structure_loader.load",
+        "-r",
+        "MyApp.Repo",
+        "-d",
+        slow,
+        "--quiet"
+      ])
+
+    assert quiet.status == 0, quiet.output
+    refute quiet.output =~ "The structure", quiet.output
+  end
+
   test "structure_loader.check reports each repo's file, and exits 1 on a file a load would refuse",
        ctx do
     run = mix!(ctx.bin_dir, "dev", %{}, ["structure_loader.check"])

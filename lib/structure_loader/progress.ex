@@ -191,6 +191,7 @@ defmodule StructureLoader.Progress do
     "#{digits(div(tenths, 10))}.#{rem(tenths, 10)} MB"
   end
 
+  defp duration(ms) when ms < 1000, do: "1 s"
   defp duration(ms) when ms < 60_000, do: "#{div(ms + 999, 1000)} s"
 
   defp duration(ms) do

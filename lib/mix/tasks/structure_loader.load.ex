@@ -105,7 +105,7 @@ defmodule Mix.Tasks.StructureLoader.Load do
   defp load(repo, opts, load_opts) do
     config = repo.config()
     path = opts[:dump_path] || config[:dump_path] || Mix.StructureLoader.structure_path(repo)
-    load_opts = Keyword.merge(load_opts, dump_path: path, progress: progress_printer(opts))
+    load_opts = Keyword.merge(load_opts, dump_path: path, progress: progress_printer(repo, opts))
     started = System.monotonic_time()
 
     result =
@@ -181,7 +181,8 @@ defmodule Mix.Tasks.StructureLoader.Load do
   end
 
   # Prints a report every @progress_interval_ms; the reports come about once a second.
-  defp progress_printer(opts) do
+  # structure_load/3 is given the repo's configuration, not the repo: the lines name it.
+  defp progress_printer(repo, opts) do
     if opts[:quiet] do
       nil
     else
@@ -193,7 +194,7 @@ defmodule Mix.Tasks.StructureLoader.Load do
 
         if now >= Process.get(key) do
           Process.put(key, now + @progress_interval_ms)
-          Mix.shell().info(Progress.message(progress))
+          Mix.shell().info(Progress.message(%{progress | repo: repo}))
         end
       end
     end
