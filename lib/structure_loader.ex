@@ -278,16 +278,11 @@ defmodule StructureLoader do
     end)
   end
 
+  # Every figure of the NIF's summary that Summary has a field for.
   defp summary(summary, loaded) do
-    %{
-      summary
-      | status: if(loaded.loaded, do: :loaded, else: :already_loaded),
-        statements: loaded.statements,
-        copy_blocks: loaded.copy_blocks,
-        copy_rows: loaded.copy_rows,
-        meta_commands: loaded.meta_commands,
-        skipped_settings: loaded.skipped_settings
-    }
+    figures = Map.take(loaded, Map.keys(Map.from_struct(summary)) -- [:repo, :path, :status])
+    status = if loaded.loaded, do: :loaded, else: :already_loaded
+    struct!(summary, Map.put(figures, :status, status))
   end
 
   @doc """

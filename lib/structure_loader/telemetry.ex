@@ -30,14 +30,12 @@ defmodule StructureLoader.Telemetry do
       List.keymember?(Application.started_applications(), :telemetry, 0)
   end
 
-  @counts [:statements, :copy_blocks, :copy_rows, :meta_commands, :skipped_settings]
+  # The summary's figures, whatever fields it has: a failed load kept nothing.
+  defp outcome({:ok, summary}), do: figures(summary) |> Map.put(:error, nil)
 
-  defp outcome({:ok, %{status: status} = summary}) do
-    summary |> Map.take(@counts) |> Map.merge(%{status: status, error: nil})
-  end
+  defp outcome({:error, error}),
+    do: figures(%StructureLoader.Summary{}) |> Map.merge(%{status: :error, error: error})
 
-  defp outcome({:error, error}) do
-    %{status: :error, error: error, statements: 0, copy_blocks: 0, copy_rows: 0}
-    |> Map.merge(%{meta_commands: 0, skipped_settings: []})
-  end
+  defp figures(summary),
+    do: summary |> Map.from_struct() |> Map.drop([:repo, :path, :duration_ms])
 end
