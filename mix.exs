@@ -1,135 +1,9 @@
-defmodule Mix.Tasks.Compile.StructureLoaderNif do
-  @shortdoc "Builds the structure_loader NIF with cargo and installs it in priv/native"
-  @moduledoc """
-  Builds the Rust NIF with `cargo build --release -p structure_loader_nif` and installs
-  the library as `priv/native/libstructure_loader_nif.so`.
-
-  It runs before Mix's own compilers, also when StructureLoader is a dependency of another
-  project, and does nothing while the installed library is newer than every Rust source,
-  `Cargo.toml` and `Cargo.lock`. `--force` rebuilds anyway; `--verbose` shows cargo's output,
-  which is otherwise shown only when the build fails. The `CARGO` environment variable names
-  the cargo binary to use (default: `cargo` on the `PATH`), and `CARGO_TARGET_DIR` is honoured.
-  """
-
-  use Mix.Task.Compiler
-
-  @crate "structure_loader_nif"
-  @root __DIR__
-  @installed Path.join(@root, "priv/native/libstructure_loader_nif.so")
-
-  @impl Mix.Task.Compiler
-  def run(args) do
-    if "--force" in args or stale?() do
-      build(verbose: "--verbose" in args)
-    else
-      {:noop, []}
-    end
-  end
-
-  @impl Mix.Task.Compiler
-  def manifests, do: [@installed]
-
-  @impl Mix.Task.Compiler
-  def clean, do: File.rm(@installed)
-
-  defp stale? do
-    sources =
-      Enum.flat_map(
-        ["native/**/src/**/*", "native/**/Cargo.toml", "native/**/build.rs"],
-        &Path.wildcard(Path.join(@root, &1))
-      ) ++ [Path.join(@root, "Cargo.toml"), Path.join(@root, "Cargo.lock")]
-
-    Mix.Utils.stale?(sources, [@installed])
-  end
-
-  defp build(verbose: verbose) do
-    with {:ok, cargo} <- find_cargo(),
-         :ok <- cargo_build(cargo, verbose) do
-      install()
-    else
-      {:error, message} ->
-        Mix.shell().error(message)
-        {:error, [diagnostic(message)]}
-    end
-  end
-
-  defp find_cargo do
-    name = System.get_env("CARGO", "cargo")
-
-    case System.find_executable(name) do
-      nil ->
-        {:error,
-         "cannot build the structure_loader NIF: #{inspect(name)} was not found. " <>
-           "Install a Rust toolchain (https://rustup.rs) or set CARGO to the cargo binary."}
-
-      path ->
-        {:ok, path}
-    end
-  end
-
-  defp cargo_build(cargo, verbose) do
-    args = ["build", "--release", "-p", @crate]
-    Mix.shell().info("Compiling #{@crate} (cargo #{Enum.join(args, " ")})")
-    into = if verbose, do: IO.stream(:stdio, :line), else: ""
-
-    case System.cmd(cargo, args, cd: @root, stderr_to_stdout: true, into: into) do
-      {_, 0} ->
-        :ok
-
-      {output, status} ->
-        unless verbose, do: IO.write(output)
-        {:error, "cargo build of #{@crate} failed (exit status #{status}); see its output above"}
-    end
-  end
-
-  # Copying to a temporary file beside the target and renaming it keeps a concurrent
-  # `mix compile` or a running VM from ever seeing a half-written library.
-  defp install do
-    artifact = Path.join([target_dir(), "release", artifact_name()])
-    temporary = "#{@installed}.#{System.unique_integer([:positive])}.tmp"
-
-    with :ok <- File.mkdir_p(Path.dirname(@installed)),
-         :ok <- File.cp(artifact, temporary),
-         :ok <- File.rename(temporary, @installed) do
-      # Mix links priv/ into _build only when it exists before compiling; on a fresh
-      # clone it appears just now.
-      Mix.Project.build_structure()
-      {:ok, []}
-    else
-      {:error, reason} ->
-        File.rm(temporary)
-        message = "cannot install #{artifact} as #{@installed}: #{:file.format_error(reason)}"
-        Mix.shell().error(message)
-        {:error, [diagnostic(message)]}
-    end
-  end
-
-  defp target_dir do
-    Path.expand(System.get_env("CARGO_TARGET_DIR", "target"), @root)
-  end
-
-  defp artifact_name do
-    case :os.type() do
-      {:unix, :darwin} -> "lib#{@crate}.dylib"
-      _ -> "lib#{@crate}.so"
-    end
-  end
-
-  defp diagnostic(message) do
-    %Mix.Task.Compiler.Diagnostic{
-      compiler_name: @crate,
-      file: Path.join(@root, "Cargo.toml"),
-      message: message,
-      position: nil,
-      severity: :error
-    }
-  end
-end
-
 defmodule StructureLoader.MixProject do
   use Mix.Project
 
   @version "0.1.0"
+  # Where the repository is published; set before the first `mix hex.publish`.
+  @source_url "https://example.invalid/structure_loader"
 
   def project do
     [
@@ -137,13 +11,45 @@ defmodule StructureLoader.MixProject do
       version: @version,
       elixir: "~> 1.14",
       start_permanent: Mix.env() == :prod,
-      compilers: [:structure_loader_nif] ++ Mix.compilers(),
+      compilers: Mix.compilers() ++ [:structure_loader_nif],
       elixirc_paths: elixirc_paths(Mix.env()),
       deps: deps(System.get_env("STRUCTURE_LOADER_HEXDEPS")),
       description:
         "Loads a pg_dump plain-format file (priv/repo/structure.sql) into PostgreSQL " <>
           "from a release, without psql.",
-      package: [licenses: ["Apache-2.0"]]
+      package: package(),
+      source_url: @source_url,
+      docs: docs()
+    ]
+  end
+
+  # What `mix hex.build` puts in the package: everything needed to build the NIF from source
+  # on the user's machine (the Rust workspace and its lock file), and nothing built.
+  defp package do
+    [
+      licenses: ["Apache-2.0"],
+      links: %{"Source" => @source_url, "Changelog" => "#{@source_url}/blob/main/CHANGELOG.md"},
+      files: ~w(lib native Cargo.toml Cargo.lock mix.exs .formatter.exs README.md LICENSE
+                CHANGELOG.md docs),
+      # The fuzz crate is a workspace of its own, with generated corpora; build output of
+      # any nested cargo run stays out too.
+      exclude_patterns: [~r{^native/structure_loader/fuzz(/|$)}, ~r{(^|/)target(/|$)}]
+    ]
+  end
+
+  defp docs do
+    [
+      main: "readme",
+      source_ref: "v#{@version}",
+      extras: ["README.md", "CHANGELOG.md", "docs/psql-compatibility.md"],
+      groups_for_modules: [
+        API: [StructureLoader, StructureLoader.Release, StructureLoader.Summary],
+        Details: [
+          StructureLoader.Progress,
+          StructureLoader.Error,
+          StructureLoader.Config
+        ]
+      ]
     ]
   end
 
@@ -154,19 +60,25 @@ defmodule StructureLoader.MixProject do
   defp elixirc_paths(:test), do: ["lib", "test/support"]
   defp elixirc_paths(_env), do: ["lib"]
 
-  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex, from
+  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex (and
+  # attach :telemetry handlers to its events), from
   # the Hex registry or, on a machine that cannot reach it, from a directory holding their
   # sources (ecto_sql, ecto, postgrex, db_connection, decimal, telemetry, jason) named by
   # STRUCTURE_LOADER_HEXDEPS.
   defp deps(nil) do
-    [{:ecto_sql, "~> 3.10", only: :test}, {:postgrex, ">= 0.0.0", only: :test}]
+    [
+      {:ecto_sql, "~> 3.10", only: :test},
+      {:postgrex, ">= 0.0.0", only: :test},
+      {:telemetry, "~> 1.0", only: :test}
+    ]
   end
 
   defp deps(dir) do
     [
       {:ecto_sql, path: Path.join(dir, "ecto_sql"), only: :test},
       {:postgrex, path: Path.join(dir, "postgrex"), only: :test, override: true},
-      {:jason, path: Path.join(dir, "jason"), only: :test, override: true}
+      {:jason, path: Path.join(dir, "jason"), only: :test, override: true},
+      {:telemetry, path: Path.join(dir, "telemetry"), only: :test, override: true}
     ]
   end
 end

@@ -30,7 +30,14 @@ defmodule StructureLoader do
   ## In a release
 
   `load/2` is the entry point for a release: it loads the repo's `structure.sql` unless the
-  migrations table already exists, so it belongs right before the migrations run:
+  migrations table already exists, so it belongs right before the migrations run.
+  `StructureLoader.Release.migrate!/2` does both for every repo of an app:
+
+      defmodule MyApp.Release do
+        def migrate, do: StructureLoader.Release.migrate!(:my_app)
+      end
+
+  which is, written out:
 
       defmodule MyApp.Release do
         @app :my_app
@@ -89,6 +96,7 @@ defmodule StructureLoader do
   | `:timeout`                  | `:infinity`          | ms for the whole load, see below                           |
   | `:log`                      | `:info`              | Logger level of the summary line, or `false` (`load/2`)    |
   | `:skip_if_missing`          | `false`              | a missing file is not an error: `status: :skipped` (`load/2`) |
+  | `:progress`                 | `nil`                | a function called with a `StructureLoader.Progress` about once a second while the file is sent |
 
   `:dump_path`, `:priv`, `:otp_app`, `:migration_source` and `:migration_default_prefix` are
   read from the repo configuration too, as Ecto keeps them there; the options win. The others
@@ -137,15 +145,44 @@ defmodule StructureLoader do
       The structure for MyApp.Repo has been loaded from priv/repo/structure.sql in 812 ms (2,417 statements, 3 COPY blocks with 15,600 rows)
       The structure for MyApp.Repo is already loaded (schema_migrations exists): priv/repo/structure.sql was not loaded
 
+  A load that takes longer than 5 seconds also logs, at the `:log` level, where it is every 5
+  seconds: statements and bytes done of the total, COPY rows, the file line, the rate and the
+  estimated time left (see `StructureLoader.Progress`). A load that ends sooner logs only its
+  summary.
+
   The server's notices are logged as they arrive, whatever `:log` says, at the level matching
   their severity (`WARNING` as `:warning`, `NOTICE` and `INFO` as `:info`, `DEBUG` and `LOG`
   as `:debug`), prefixed with the file and line of the statement that raised them. Nothing
   logged ever holds a password.
+
+  ## Telemetry
+
+  When the `:telemetry` application is running, `load/2` and `structure_load/3` run in a
+  `:telemetry.span/3` named `[:structure_loader, :load]`:
+
+    * `[:structure_loader, :load, :start]` - measurements `monotonic_time`, `system_time`;
+      metadata `repo` (`nil` for a keyword list, and for `structure_load/3`) and `path`
+    * `[:structure_loader, :load, :stop]` - measurements `duration`, `monotonic_time`;
+      metadata `repo`, `path`, `status` (`:loaded`, `:already_loaded`, `:skipped`, or
+      `:error` for an `{:error, _}` result), `statements`, `copy_blocks`, `copy_rows`,
+      `meta_commands`, `skipped_settings`, and `error` (the `StructureLoader.Error`, else
+      `nil`)
+    * `[:structure_loader, :load, :exception]` - when something raises during the load
+      (a `:progress` function, say): `kind`, `reason`, `stacktrace`
+
+  Without `:telemetry` nothing is emitted: StructureLoader depends on nothing.
+
+      :telemetry.attach("log-structure-loads", [:structure_loader, :load, :stop],
+        fn _event, %{duration: duration}, %{repo: repo, status: status}, _config ->
+          ms = System.convert_time_unit(duration, :native, :millisecond)
+          IO.puts("\#{inspect(repo)}: \#{status} in \#{ms} ms")
+        end, nil)
   """
 
   require Logger
 
-  alias StructureLoader.{Config, Error, Native, Notices, Options, Summary, TableName}
+  alias StructureLoader.{Config, Error, Native, Notices, Options, Progress, Summary, TableName}
+  alias StructureLoader.Telemetry
 
   @typedoc "An Ecto repo module (anything exporting `config/0`) or its keyword list."
   @type repo_or_config :: module() | keyword()
@@ -185,11 +222,18 @@ defmodule StructureLoader do
       end
 
     {:ok, connection} = Config.new(Keyword.merge(config, overrides))
+    progress = Progress.tracker(nil, path, false, options.progress)
 
-    with :ok <- ensure_exists(path, origin),
-         {:ok, _summary} <- run_load(path, connection, native_options(options, nil)) do
-      {:ok, path}
-    end
+    result =
+      Telemetry.span(%{repo: nil, path: path}, fn ->
+        with :ok <- ensure_exists(path, origin),
+             {:ok, loaded} <-
+               run_load(path, connection, native_options(options, nil), progress) do
+          {:ok, summary(%Summary{path: path}, loaded)}
+        end
+      end)
+
+    with {:ok, _summary} <- result, do: {:ok, path}
   end
 
   @doc """
@@ -231,39 +275,37 @@ defmodule StructureLoader do
     {:ok, connection} = Config.new(config)
     table = migrations_table!(repo, config, connection, options)
     summary = %Summary{repo: repo, path: path}
+    progress = Progress.tracker(repo, path, options.log, options.progress)
 
-    result =
-      case ensure_exists(path, origin) do
-        {:error, %Error{reason: :file}} when options.skip_if_missing ->
-          {:ok, %{summary | status: :skipped}}
+    Telemetry.span(%{repo: repo, path: path}, fn ->
+      result =
+        case ensure_exists(path, origin) do
+          {:error, %Error{reason: :file}} when options.skip_if_missing ->
+            {:ok, %{summary | status: :skipped}}
 
-        {:error, _} = error ->
-          error
+          {:error, _} = error ->
+            error
 
-        :ok ->
-          with {:ok, loaded} <- run_load(path, connection, native_options(options, table)) do
-            status = if loaded.loaded, do: :loaded, else: :already_loaded
+          :ok ->
+            with {:ok, loaded} <-
+                   run_load(path, connection, native_options(options, table), progress) do
+              {:ok, summary(summary, loaded)}
+            end
+        end
 
-            {:ok,
-             %{
-               summary
-               | status: status,
-                 statements: loaded.statements,
-                 copy_blocks: loaded.copy_blocks,
-                 copy_rows: loaded.copy_rows,
-                 meta_commands: loaded.meta_commands,
-                 skipped_settings: loaded.skipped_settings,
-                 skipped_extension_comments: loaded.skipped_extension_comments,
-                 left_out: loaded.left_out
-             }}
-          end
+      with {:ok, summary} <- result do
+        summary = %{summary | duration_ms: elapsed_ms(started)}
+        log_summary(options.log, summary, table)
+        {:ok, summary}
       end
+    end)
+  end
 
-    with {:ok, summary} <- result do
-      summary = %{summary | duration_ms: elapsed_ms(started)}
-      log_summary(options.log, summary, table)
-      {:ok, summary}
-    end
+  # Every figure of the NIF's summary that Summary has a field for.
+  defp summary(summary, loaded) do
+    figures = Map.take(loaded, Map.keys(Map.from_struct(summary)) -- [:repo, :path, :status])
+    status = if loaded.loaded, do: :loaded, else: :already_loaded
+    struct!(summary, Map.put(figures, :status, status))
   end
 
   @doc """
@@ -439,11 +481,11 @@ defmodule StructureLoader do
     }
   end
 
-  defp run_load(path, connection, options) do
+  defp run_load(path, connection, options, progress) do
     native_connection = Config.to_native(connection)
 
     native(fn ->
-      Notices.relay(path, fn notify ->
+      Notices.relay(path, progress, fn notify ->
         Native.structure_load(path, native_connection, options, notify)
       end)
     end)
@@ -516,18 +558,7 @@ defmodule StructureLoader do
 
   defp count(1, noun), do: "1 #{noun}"
 
-  defp count(number, noun) do
-    digits =
-      number
-      |> Integer.to_string()
-      |> String.reverse()
-      |> String.graphemes()
-      |> Enum.chunk_every(3)
-      |> Enum.join(",")
-      |> String.reverse()
-
-    "#{digits} #{noun}s"
-  end
+  defp count(number, noun), do: "#{Progress.digits(number)} #{noun}s"
 
   defp elapsed_ms(started) do
     System.convert_time_unit(System.monotonic_time() - started, :native, :millisecond)

@@ -424,7 +424,7 @@ defmodule StructureLoader.ReleaseTest do
 
     urls =
       for {repo, %{url_variable: variable}} <- @repos,
-          do: "#{variable}=#{database_url(dbs[repo])}"
+          do: "#{variable}=#{TestDB.url(dbs[repo])}"
 
     {stdout, status} =
       System.cmd(
@@ -445,21 +445,6 @@ defmodule StructureLoader.ReleaseTest do
 
     %{expression: expression, status: status, stdout: stdout, stderr: File.read!(stderr_path)}
   end
-
-  defp database_url(db) do
-    host = System.fetch_env!("PGHOST")
-
-    if String.starts_with?(host, "/") do
-      raise "PGHOST must be a TCP host for DATABASE_URL, not the socket directory #{host}"
-    end
-
-    host = if String.contains?(host, ":"), do: "[#{host}]", else: host
-    user = encode_userinfo(System.fetch_env!("PGUSER"))
-    password = encode_userinfo(System.fetch_env!("PGPASSWORD"))
-    "postgres://#{user}:#{password}@#{host}:#{System.fetch_env!("PGPORT")}/#{db}"
-  end
-
-  defp encode_userinfo(part), do: URI.encode(part, &URI.char_unreserved?/1)
 
   defp report(run) do
     """

@@ -1,5 +1,8 @@
 # The tests tagged :db need a PostgreSQL server, named by the PG* variables, and psql and
 # pg_dump to compare with (scripts/test provides all of them); the others run anywhere.
+# Besides, :fidelity and :release tag the suites scripts/test runs on every server major,
+# :example_app the Mix tasks run in the example app, and :package the build of the Hex
+# package's files alone (it needs cargo).
 server_variables = ~w(PGHOST PGPORT PGUSER PGPASSWORD)
 
 missing =
@@ -54,6 +57,25 @@ defmodule StructureLoader.TestDB do
       overrides
     )
   end
+
+  @doc """
+  A `postgres://` URL for `database` on the test server, as an app's DATABASE_URL gives it:
+  the only way the example app is told where to connect.
+  """
+  def url(database) do
+    host = System.fetch_env!("PGHOST")
+
+    if String.starts_with?(host, "/") do
+      raise "PGHOST must be a TCP host for DATABASE_URL, not the socket directory #{host}"
+    end
+
+    host = if String.contains?(host, ":"), do: "[#{host}]", else: host
+    user = encode_userinfo(System.fetch_env!("PGUSER"))
+    password = encode_userinfo(System.fetch_env!("PGPASSWORD"))
+    "postgres://#{user}:#{password}@#{host}:#{System.fetch_env!("PGPORT")}/#{database}"
+  end
+
+  defp encode_userinfo(part), do: URI.encode(part, &URI.char_unreserved?/1)
 
   @doc "Runs SQL with psql and returns its unaligned, tuples-only output; raises on failure."
   def sql!(database, sql) do

@@ -14,6 +14,9 @@ defmodule StructureLoader.Options do
 
   @repo_keys [:dump_path, :priv, :otp_app, :migration_source, :migration_default_prefix]
 
+  # What StructureLoader.Release.migrate/2 cannot take for every repo at once.
+  @per_repo_keys [:dump_path, :priv, :otp_app]
+
   @load_defaults [
     dump_path: nil,
     priv: nil,
@@ -26,7 +29,8 @@ defmodule StructureLoader.Options do
     no_comments: false,
     timeout: :infinity,
     log: :info,
-    skip_if_missing: false
+    skip_if_missing: false,
+    progress: nil
   ]
 
   @structure_load_defaults [
@@ -35,14 +39,15 @@ defmodule StructureLoader.Options do
     no_owner: false,
     no_privileges: false,
     no_comments: false,
-    timeout: :infinity
+    timeout: :infinity,
+    progress: nil
   ]
 
   @table_exists_defaults [prefix: nil]
 
   @check_defaults [no_owner: false, no_privileges: false, no_comments: false]
 
-  @booleans [:strict, :no_owner, :no_privileges, :no_comments, :skip_if_missing]
+  @booleans [:strict, :no_owner, :no_privileges, :no_comments, :skip_if_missing, :migrate]
 
   @doc """
   Splits and checks the options of `function` (`:load`, `:structure_load`,
@@ -84,6 +89,70 @@ defmodule StructureLoader.Options do
     {own, connection}
   end
 
+  @doc """
+  Splits the options of `StructureLoader.Release.migrate/2`: its own as a map with
+  defaults, and the rest, for each repo's `load/2` (which checks them).
+  """
+  @spec split_release!(keyword()) :: {map(), keyword()}
+  def split_release!(opts) do
+    unless Keyword.keyword?(opts) do
+      raise ArgumentError, "expected the options of #{name(:release)} as a keyword list"
+    end
+
+    {own, load} = Keyword.split(opts, [:repos, :migrate])
+
+    allowed = (Keyword.keys(@load_defaults) -- @per_repo_keys) ++ Config.keys()
+
+    case Keyword.keys(load) -- allowed do
+      [] ->
+        :ok
+
+      [unknown | _] ->
+        raise ArgumentError,
+              "unknown option #{inspect(unknown)} for #{name(:release)}; its options are " <>
+                ":repos, :migrate, the options of StructureLoader.load/2 but " <>
+                Enum.map_join(@per_repo_keys, ", ", &inspect/1) <>
+                " (each repo's own), and the connection keys of StructureLoader.Config"
+    end
+
+    own =
+      [repos: nil, migrate: true]
+      |> Keyword.merge(own)
+      |> Map.new(fn {k, v} -> {k, check!(k, v)} end)
+
+    {own, load}
+  end
+
+  @doc """
+  The command-line switches of the Mix tasks that load: one for each option
+  `structure_load/3` and `load/2` share that a flag can give (`--timeout MS`,
+  `--strict-settings`), typed by its default, so that a new or renamed option of the
+  library shows up in the tasks as it is.
+  """
+  @spec task_switches() :: keyword(:boolean | :integer)
+  def task_switches do
+    for {key, default} <- @structure_load_defaults,
+        key not in [:dump_path, :progress],
+        Keyword.has_key?(@load_defaults, key),
+        type = switch_type(key, default),
+        do: {key, type}
+  end
+
+  defp switch_type(_key, default) when is_boolean(default), do: :boolean
+  defp switch_type(:timeout, _default), do: :integer
+  defp switch_type(_key, _default), do: nil
+
+  @doc """
+  The library options given by `task_switches/0` switches, checked: `--timeout 0` is an
+  `ArgumentError` as `timeout: 0` is.
+  """
+  @spec from_switches(keyword()) :: keyword()
+  def from_switches(switches) do
+    options = Keyword.take(switches, Keyword.keys(task_switches()))
+    {_checked, _connection} = split!(options, :structure_load)
+    options
+  end
+
   @doc "The options that are repo configuration keys too: from `options`, else `config`."
   @spec with_repo_config(map(), keyword()) :: map()
   def with_repo_config(options, config) do
@@ -104,6 +173,7 @@ defmodule StructureLoader.Options do
   defp name(:structure_load), do: "StructureLoader.structure_load/3"
   defp name(:table_exists), do: "StructureLoader.table_exists?/3"
   defp name(:check), do: "StructureLoader.check/2"
+  defp name(:release), do: "StructureLoader.Release.migrate/2"
 
   defp check!(key, value) when key in @booleans do
     if is_boolean(value), do: value, else: invalid!(key, expected(key))
@@ -123,10 +193,16 @@ defmodule StructureLoader.Options do
     if is_binary(value) or is_atom(value), do: to_string(value), else: invalid!(key, "a string")
   end
 
+  defp check!(:repos, repos) when is_list(repos) do
+    if Enum.all?(repos, &is_atom/1), do: repos, else: invalid!(:repos, expected(:repos))
+  end
+
   defp check!(:timeout, :infinity), do: :infinity
 
   defp check!(:timeout, value) when is_integer(value) and value > 0 and value <= @max_timeout,
     do: value
+
+  defp check!(:progress, fun) when is_function(fun, 1), do: fun
 
   defp check!(:log, false), do: false
   defp check!(:log, :warn), do: :warning
@@ -136,6 +212,8 @@ defmodule StructureLoader.Options do
 
   defp expected(:otp_app), do: "an application name (an atom)"
   defp expected(key) when key in @booleans, do: "true or false"
+  defp expected(:progress), do: "a function of one argument"
+  defp expected(:repos), do: "a list of repo modules"
 
   defp expected(:timeout),
     do: ":infinity or a number of milliseconds from 1 to #{@max_timeout}"

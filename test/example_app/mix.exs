@@ -8,8 +8,18 @@ defmodule MyApp.MixProject do
       elixir: "~> 1.14",
       start_permanent: Mix.env() == :prod,
       deps: deps(),
+      aliases: aliases(),
+      # This app lives inside the library's test/, whose `mix test` would run its
+      # *_test.exs files as its own.
+      test_pattern: "*_check.exs",
       releases: [my_app: [include_executables_for: [:unix]]]
     ]
+  end
+
+  # `mix test` creates the test databases and loads each structure.sql into them once,
+  # with no psql: a second run finds schema_migrations and loads nothing.
+  defp aliases do
+    [test: ["ecto.create --quiet", "structure_loader.load --quiet --skip-if-loaded", "test"]]
   end
 
   def application do

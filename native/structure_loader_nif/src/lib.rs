@@ -26,12 +26,15 @@ use std::path::Path;
 use structure_loader::connection::{CancelHandle, ConnectOptions, Notice};
 use structure_loader::load::LoadOptions;
 use structure_loader::LoadError;
-use terms::{CheckOptsArg, CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, SummaryTerm};
+use terms::{
+    CheckOptsArg, CheckTerm, ConnArg, ErrorTerm, LoadOptsArg, NoticeTerm, ProgressTerm, SummaryTerm,
+};
 
 rustler::atoms! {
     ok,
     error,
     structure_loader_notice,
+    structure_loader_progress,
 }
 
 const LOAD_OPTS_SHAPE: &str = "%{strict: boolean, no_owner: boolean, no_privileges: boolean, \
@@ -56,7 +59,8 @@ impl Resource for CallerWatch {
 }
 
 /// `structure_load(path, conn, opts, caller)`: loads the dump, sending each notice to
-/// `caller` as `{:structure_loader_notice, notice_map}` while it runs, and cancelling the
+/// `caller` as `{:structure_loader_notice, notice_map}` and, about once a second while the
+/// file is being sent, `{:structure_loader_progress, progress_map}`, and cancelling the
 /// load (it then rolls back) if `caller` exits before it ends.
 #[rustler::nif(schedule = "DirtyIo")]
 fn structure_load<'a>(
@@ -103,7 +107,14 @@ fn structure_load<'a>(
                 (structure_loader_notice(), NoticeTerm::from(notice)),
             );
         };
-        let loaded = structure_loader::load::load(&path, &conn, &opts, &mut on_notice);
+        let mut on_progress = |progress| {
+            let _ = env.send(
+                &caller,
+                (structure_loader_progress(), ProgressTerm::from(progress)),
+            );
+        };
+        let loaded =
+            structure_loader::load::load(&path, &conn, &opts, &mut on_notice, &mut on_progress);
         if let Some(monitor) = monitor {
             env.demonitor(&watch, &monitor);
         }

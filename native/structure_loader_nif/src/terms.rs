@@ -7,7 +7,7 @@ use structure_loader::connection::{
     AddressFamily, ConnectOptions, Endpoint, Notice, TlsMode, TlsOptions,
 };
 use structure_loader::dump::{CheckSummary, Filters, LeftOut};
-use structure_loader::load::{LoadOptions, LoadSummary, TableRef};
+use structure_loader::load::{LoadOptions, LoadSummary, Progress, TableRef};
 use structure_loader::LoadError;
 
 /// `conn`: every key present, `nil` where absent.
@@ -244,6 +244,33 @@ impl From<CheckSummary> for CheckTerm {
             pg_dump_version: summary.pg_dump_version,
             extensions: summary.extensions,
             left_out: summary.left_out.into(),
+        }
+    }
+}
+
+#[derive(NifMap)]
+pub struct ProgressTerm {
+    statements: u64,
+    statements_total: u64,
+    bytes: u64,
+    bytes_total: u64,
+    copy_rows: u64,
+    copy_rows_total: u64,
+    line: u64,
+    elapsed_ms: u64,
+}
+
+impl From<Progress> for ProgressTerm {
+    fn from(progress: Progress) -> Self {
+        ProgressTerm {
+            statements: progress.statements,
+            statements_total: progress.statements_total,
+            bytes: progress.bytes,
+            bytes_total: progress.bytes_total,
+            copy_rows: progress.copy_rows,
+            copy_rows_total: progress.copy_rows_total,
+            line: progress.line,
+            elapsed_ms: u64::try_from(progress.elapsed.as_millis()).unwrap_or(u64::MAX),
         }
     }
 }

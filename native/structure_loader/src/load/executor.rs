@@ -15,6 +15,7 @@ use crate::load::catalog::{
     SERVER_FACTS,
 };
 use crate::load::migrations_table::{self, TableRef};
+use crate::load::progress::{Progress, Reporter};
 use crate::split::item::{Item, SessionEffect, Statement};
 use crate::split::splitter::{SplitOptions, Splitter};
 use crate::split::statement_kind::{SettingValue, StatementKind};
@@ -93,7 +94,9 @@ pub struct LoadSummary {
 /// - a privilege error (SQLSTATE 42501) gets a hint naming the role and what to do.
 ///
 /// Every server notice, and every statement skipped or left out, goes to `on_notice` as
-/// it happens.
+/// it happens; while the file is being sent, `on_progress` hears how far the load has got,
+/// at most once per [`crate::load::PROGRESS_INTERVAL`].
+///
 /// On any error the transaction is rolled back and the error says where in the file it
 /// happened: at the server's error position when it gives one, else at the statement's
 /// start, or at the failing COPY data line. A load stopped by its time limit or its
@@ -108,6 +111,7 @@ pub fn load(
     conn: &ConnectOptions,
     options: &LoadOptions,
     on_notice: &mut dyn FnMut(Notice),
+    on_progress: &mut dyn FnMut(Progress),
 ) -> Result<LoadSummary, LoadError> {
     let dump = DumpFile::open(path)?;
     block_on(async {
@@ -124,6 +128,7 @@ pub fn load(
             batch: Batch::default(),
             savepoint_taken: false,
             summary: LoadSummary::default(),
+            progress: Reporter::new(on_progress),
         }
         .run()
         .await;
@@ -140,7 +145,7 @@ pub fn load(
 const RESET_SESSION_STATE: &str = "RESET SESSION AUTHORIZATION; RESET ROLE; RESET ALL";
 
 /// One load in progress.
-struct Load<'a, 'n> {
+struct Load<'a, 'n, 'p> {
     session: &'a mut Session<'n>,
     dump: &'a DumpFile,
     options: &'a LoadOptions,
@@ -158,9 +163,10 @@ struct Load<'a, 'n> {
     /// Whether the savepoint taken before each message exists yet.
     savepoint_taken: bool,
     summary: LoadSummary,
+    progress: Reporter<'p>,
 }
 
-impl Load<'_, '_> {
+impl Load<'_, '_, '_> {
     async fn run(mut self) -> Result<LoadSummary, LoadError> {
         let (database, split_options) = self.server_state().await?;
         self.database.clone_from(&database);
@@ -177,6 +183,8 @@ impl Load<'_, '_> {
             .check_stop()
             .map_err(|error| error.in_file(self.dump.path()))?;
         let found = found?;
+        self.progress
+            .start(found.statements, found.bytes, found.copy_rows);
         let loaded = match self.in_transaction(&found, split_options, &database).await {
             Ok(loaded) => loaded,
             Err(error) => {
@@ -293,9 +301,11 @@ impl Load<'_, '_> {
         let dump = self.dump;
         let in_file = |error: LoadError| error.in_file(dump.path());
         let mut copy: Option<(Statement, CopyIn)> = None;
+        // The file line of the first data line of the COPY being sent.
+        let mut copy_start_line = 0;
         let mut splitter = Splitter::new(dump.reader(Some(length))?, options)
             .interrupt_when(self.session.stop_checker());
-        for item in splitter.by_ref() {
+        while let Some(item) = splitter.next() {
             // The survey checked the same bytes if the file has not changed since it was
             // opened (which is checked at the end), and these checks cost nothing to repeat.
             let item =
@@ -306,6 +316,7 @@ impl Load<'_, '_> {
                 Item::CopyStart(statement) => {
                     self.flush().await.map_err(in_file)?;
                     copy = Some(self.start_copy(statement).await.map_err(in_file)?);
+                    copy_start_line = splitter.position().1;
                 }
                 Item::CopyData(data) => {
                     let (statement, copy) = copy.as_mut().ok_or_else(copy_outside_block)?;
@@ -328,6 +339,19 @@ impl Load<'_, '_> {
                     self.flush().await.map_err(in_file)?;
                     self.summary.meta_commands += 1;
                 }
+            }
+            if self.progress.due() {
+                let (bytes, line) = splitter.position();
+                let copying = match copy {
+                    Some(_) => line.saturating_sub(copy_start_line),
+                    None => 0,
+                };
+                self.progress.report(
+                    self.summary.statements,
+                    bytes,
+                    self.summary.copy_rows + copying,
+                    line,
+                );
             }
         }
         self.flush().await.map_err(in_file)?;

@@ -7,6 +7,8 @@ pub(crate) mod batch;
 pub(crate) mod catalog;
 pub(crate) mod executor;
 pub(crate) mod migrations_table;
+pub(crate) mod progress;
 
 pub use executor::{load, LoadOptions, LoadSummary};
 pub use migrations_table::{table_exists, TableRef};
+pub use progress::{Progress, PROGRESS_INTERVAL};

@@ -140,6 +140,14 @@ impl<R: Read> Splitter<R> {
         self.input.bytes_read()
     }
 
+    /// How far the items yielded so far reach: the file offset and line of the first
+    /// byte not consumed yet, which is the start of the line the last statement ended on,
+    /// or, after COPY data, the line after it. Unlike [`Splitter::bytes_read`], it does not
+    /// run ahead by a block.
+    pub fn position(&self) -> (u64, u64) {
+        self.input.position()
+    }
+
     fn next_item(&mut self) -> Result<Option<Item>, SplitError> {
         loop {
             match self.state {
@@ -861,6 +869,23 @@ mod tests {
         let mut splitter = Splitter::new(&input[..], SplitOptions::default());
         assert_eq!(splitter.by_ref().count(), 4);
         assert_eq!(splitter.bytes_read(), input.len() as u64);
+    }
+
+    #[test]
+    fn the_position_follows_the_items_not_the_reads() {
+        let input = b"SELECT 1;\nCOPY t FROM stdin;\na\nb\n\\.\nSELECT 2;\n";
+        let mut splitter = Splitter::new(&input[..], SplitOptions::default());
+        let mut positions = vec![splitter.position()];
+        while let Some(item) = splitter.next() {
+            item.unwrap();
+            positions.push(splitter.position());
+        }
+        // Before anything, after SELECT 1 (its line may hold more), COPY, its data (up to
+        // the `\.` line), its end, SELECT 2.
+        assert_eq!(
+            positions,
+            [(0, 1), (0, 1), (29, 3), (36, 6), (36, 6), (36, 6)]
+        );
     }
 
     #[test]

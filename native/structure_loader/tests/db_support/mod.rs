@@ -217,8 +217,13 @@ pub fn load_with(
     options: &LoadOptions,
 ) -> (Result<LoadSummary, LoadError>, Vec<Notice>) {
     let mut notices = Vec::new();
-    let result =
-        structure_loader::load::load(path, conn, options, &mut |notice| notices.push(notice));
+    let result = structure_loader::load::load(
+        path,
+        conn,
+        options,
+        &mut |notice| notices.push(notice),
+        &mut |_| {},
+    );
     (result, notices)
 }
 

@@ -7,16 +7,7 @@ defmodule MyApp.Release do
 
   @app :my_app
 
-  def migrate do
-    Application.load(@app)
-
-    for repo <- Application.fetch_env!(@app, :ecto_repos) do
-      {:ok, _, _} =
-        Ecto.Migrator.with_repo(repo, fn repo ->
-          # Loads priv/repo/structure.sql unless schema_migrations already exists.
-          StructureLoader.load!(repo)
-          Ecto.Migrator.run(repo, :up, all: true)
-        end)
-    end
-  end
+  # For each repo of :ecto_repos: loads its structure.sql unless schema_migrations already
+  # exists, then runs the newer migrations.
+  def migrate, do: StructureLoader.Release.migrate!(@app)
 end
