@@ -3,6 +3,7 @@ use crate::split::item::Statement;
 use crate::split::location::Location;
 use std::fmt;
 use std::path::{Path, PathBuf};
+#[cfg(feature = "load")]
 use tokio_postgres::error::{DbError, ErrorPosition};
 
 /// Statements longer than this (in characters) are shortened to a window around the
@@ -175,6 +176,7 @@ impl LoadError {
 
     /// A server `ErrorResponse`: [`ErrorReason::Auth`] for SQLSTATE class 28, else
     /// [`ErrorReason::Database`].
+    #[cfg(feature = "load")]
     pub(crate) fn server(error: &DbError) -> Self {
         let sqlstate = error.code().code();
         let reason = if sqlstate.starts_with("28") {
@@ -228,6 +230,7 @@ impl LoadError {
 
     /// Any tokio-postgres error: a server error keeps its fields; anything else means the
     /// connection is unusable ([`ErrorReason::Connect`]).
+    #[cfg(feature = "load")]
     pub(crate) fn postgres(error: &tokio_postgres::Error) -> Self {
         match error.as_db_error() {
             Some(db_error) => LoadError::server(db_error),
