@@ -111,16 +111,7 @@ defmodule StructureLoader.PackageTest do
       System.cmd("mix", args,
         cd: @copy,
         stderr_to_stdout: true,
-        env: [
-          {"MIX_ENV", "prod"},
-          {"CARGO_TARGET_DIR", target_dir},
-          {"MIX_BUILD_PATH", nil},
-          {"MIX_BUILD_ROOT", nil},
-          {"MIX_DEPS_PATH", nil},
-          {"MIX_EXS", nil},
-          {"MIX_LOCKFILE", nil},
-          {"MIX_TARGET", nil}
-        ]
+        env: StructureLoader.TestMix.env("prod", [{"CARGO_TARGET_DIR", target_dir}])
       )
 
     %{status: status, output: output}

@@ -366,17 +366,9 @@ defmodule StructureLoader.ReleaseTest do
 
   defp build_release!(app_dir) do
     # STRUCTURE_LOADER_HEXDEPS, when set, passes through: the app takes Ecto from there.
-    env = [
-      # The library's Mix compiler runs cargo in the repository root, so this build reuses
-      # the workspace's target directory (or CARGO_TARGET_DIR) instead of a second Rust build.
-      {"MIX_ENV", "prod"},
-      {"MIX_BUILD_PATH", nil},
-      {"MIX_BUILD_ROOT", nil},
-      {"MIX_DEPS_PATH", nil},
-      {"MIX_EXS", nil},
-      {"MIX_LOCKFILE", nil},
-      {"MIX_TARGET", nil}
-    ]
+    # The library's Mix compiler runs cargo in the repository root, so this build reuses
+    # the workspace's target directory (or CARGO_TARGET_DIR) instead of a second Rust build.
+    env = StructureLoader.TestMix.env("prod")
 
     for args <- [["deps.get"], ["release", "--overwrite"]] do
       {output, status} = System.cmd("mix", args, cd: app_dir, env: env, stderr_to_stdout: true)

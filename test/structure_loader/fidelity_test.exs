@@ -20,13 +20,10 @@ defmodule StructureLoader.FidelityTest do
   @moduletag :fidelity
   @moduletag timeout: 600_000
 
-  @corpus Path.expand("../fixtures/corpus", __DIR__)
-  @manifest Path.join(@corpus, "MANIFEST.tsv")
-  @external_resource @manifest
+  @corpus StructureLoader.Corpus.dir()
+  @external_resource StructureLoader.Corpus.manifest()
 
-  [header | rows] = @manifest |> File.read!() |> String.split("\n", trim: true)
-  columns = String.split(header, "\t")
-  entries = Enum.map(rows, &Map.new(Enum.zip(columns, String.split(&1, "\t"))))
+  entries = StructureLoader.Corpus.entries()
 
   # Without a server the :db tests are excluded, and which of them exist does not matter.
   @server_major if StructureLoader.TestDB.server?(), do: TestDB.server_major!(), else: 15

@@ -25,13 +25,10 @@ defmodule StructureLoader.ManagedTest do
   @moduletag :managed
   @moduletag timeout: 600_000
 
-  @corpus Path.expand("../fixtures/corpus", __DIR__)
-  @manifest Path.join(@corpus, "MANIFEST.tsv")
-  @external_resource @manifest
+  @corpus StructureLoader.Corpus.dir()
+  @external_resource StructureLoader.Corpus.manifest()
 
-  [header | rows] = @manifest |> File.read!() |> String.split("\n", trim: true)
-  columns = String.split(header, "\t")
-  entries = Enum.map(rows, &Map.new(Enum.zip(columns, String.split(&1, "\t"))))
+  entries = StructureLoader.Corpus.entries()
 
   @role_password "sl-managed-pw-51d7"
 

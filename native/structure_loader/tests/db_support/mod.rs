@@ -41,6 +41,16 @@ pub fn socket_dir() -> String {
     env("PG_SOCKET_DIR")
 }
 
+/// A name no other test of any running test binary uses: `sl_LABEL_PID_N`.
+fn unique_name(label: &str) -> String {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "sl_{label}_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
 /// A database of its own for one test, dropped when the test ends.
 pub struct TestDb {
     pub name: String,
@@ -48,12 +58,7 @@ pub struct TestDb {
 
 impl TestDb {
     pub fn create(label: &str) -> TestDb {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sl_{label}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name(label);
         admin()
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .unwrap();
@@ -144,12 +149,7 @@ impl TestRole {
     pub const PASSWORD: &'static str = "sl-role-pw-3c9e";
 
     pub fn create(label: &str) -> TestRole {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "sl_{label}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
+        let name = unique_name(label);
         admin()
             .batch_execute(&format!(
                 "CREATE ROLE \"{name}\" LOGIN NOSUPERUSER PASSWORD '{}'",
