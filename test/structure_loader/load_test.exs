@@ -218,7 +218,8 @@ defmodule StructureLoader.LoadTest do
                  StructureLoader.load(context.config, dump_path: path, log: false)
       end)
 
-    assert log == ""
+    # Other tests running at the same time may log: only this load's lines count.
+    refute log =~ path
   end
 
   test "the repo's own :log and :timeout are Ecto's, not the load's", context do
