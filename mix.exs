@@ -60,11 +60,10 @@ defmodule StructureLoader.MixProject do
   defp elixirc_paths(:test), do: ["lib", "test/support"]
   defp elixirc_paths(_env), do: ["lib"]
 
-  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex (and
-  # attach :telemetry handlers to its events), from
-  # the Hex registry or, on a machine that cannot reach it, from a directory holding their
-  # sources (ecto_sql, ecto, postgrex, db_connection, decimal, telemetry, jason) named by
-  # STRUCTURE_LOADER_HEXDEPS.
+  # The library depends on nothing. Its tests compare it with real Ecto and Postgrex, and
+  # attach :telemetry handlers to its events: from the Hex registry or, on a machine that
+  # cannot reach it, from a directory holding their sources (ecto_sql, ecto, postgrex,
+  # db_connection, decimal, telemetry, jason) named by STRUCTURE_LOADER_HEXDEPS.
   defp deps(nil) do
     [
       {:ecto_sql, "~> 3.10", only: :test},

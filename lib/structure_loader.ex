@@ -165,8 +165,8 @@ defmodule StructureLoader do
     * `[:structure_loader, :load, :stop]` - measurements `duration`, `monotonic_time`;
       metadata `repo`, `path`, `status` (`:loaded`, `:already_loaded`, `:skipped`, or
       `:error` for an `{:error, _}` result), `statements`, `copy_blocks`, `copy_rows`,
-      `meta_commands`, `skipped_settings`, and `error` (the `StructureLoader.Error`, else
-      `nil`)
+      `meta_commands`, `skipped_settings`, `skipped_extension_comments`, `left_out`, and
+      `error` (the `StructureLoader.Error`, else `nil`)
     * `[:structure_loader, :load, :exception]` - when something raises during the load
       (a `:progress` function, say): `kind`, `reason`, `stacktrace`
 
@@ -410,7 +410,7 @@ defmodule StructureLoader do
         {path, "given as :dump_path"}
 
       otp_app ->
-        priv = options.priv || "priv/" <> repo_directory(repo)
+        priv = options.priv || default_priv(repo)
         path = otp_app |> Application.app_dir(priv) |> Path.join("structure.sql")
 
         {path,
@@ -426,8 +426,14 @@ defmodule StructureLoader do
     end
   end
 
-  defp repo_directory(nil), do: "repo"
-  defp repo_directory(repo), do: repo |> Module.split() |> List.last() |> Macro.underscore()
+  @doc false
+  # Ecto's priv directory of a repo that sets no :priv, relative to its app: "priv/repo" for
+  # MyApp.Repo (and for a keyword list). The Mix tasks find the file in the source tree by it.
+  @spec default_priv(module() | nil) :: String.t()
+  def default_priv(nil), do: "priv/repo"
+
+  def default_priv(repo),
+    do: "priv/" <> (repo |> Module.split() |> List.last() |> Macro.underscore())
 
   # The migrations table, as ecto_sql's get_repo_and_source/2 finds it: named by the repo's
   # configuration, kept in its :migration_repo.

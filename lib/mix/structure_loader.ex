@@ -77,7 +77,7 @@ defmodule Mix.StructureLoader do
   @spec structure_path(module()) :: Path.t()
   def structure_path(repo) do
     config = repo.config()
-    priv = config[:priv] || "priv/#{repo |> Module.split() |> List.last() |> Macro.underscore()}"
+    priv = config[:priv] || StructureLoader.default_priv(repo)
     app = Keyword.fetch!(config, :otp_app)
     Path.join([Mix.Project.deps_paths()[app] || File.cwd!(), priv, "structure.sql"])
   end

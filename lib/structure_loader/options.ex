@@ -126,7 +126,7 @@ defmodule StructureLoader.Options do
   @doc """
   The command-line switches of the Mix tasks that load: one for each option
   `structure_load/3` and `load/2` share that a flag can give (`--timeout MS`,
-  `--strict-settings`), typed by its default, so that a new or renamed option of the
+  `--strict`, `--no-owner`, ...), typed by its default, so that a new or renamed option of the
   library shows up in the tasks as it is.
   """
   @spec task_switches() :: keyword(:boolean | :integer)

@@ -168,6 +168,11 @@ defmodule StructureLoader.Progress do
   end
 
   @doc false
+  # How often load/2 logs a line, and the Mix task prints one.
+  @spec log_interval_ms() :: pos_integer()
+  def log_interval_ms, do: @log_interval_ms
+
+  @doc false
   # How long the relay may wait for a message before a line is due.
   @spec wait_ms(map()) :: timeout()
   def wait_ms(%{log: false}), do: :infinity

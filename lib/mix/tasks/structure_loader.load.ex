@@ -75,8 +75,6 @@ defmodule Mix.Tasks.StructureLoader.Load do
               skip_if_loaded: :boolean
             ] ++ Options.task_switches()
 
-  @progress_interval_ms 5_000
-
   @impl Mix.Task
   def run(args) do
     {opts, _} = OptionParser.parse!(args, strict: @switches, aliases: @aliases)
@@ -180,20 +178,20 @@ defmodule Mix.Tasks.StructureLoader.Load do
     """)
   end
 
-  # Prints a report every @progress_interval_ms; the reports come about once a second.
+  # Prints a report as often as load/2 logs one; the reports come about once a second.
   # structure_load/3 is given the repo's configuration, not the repo: the lines name it.
   defp progress_printer(repo, opts) do
     if opts[:quiet] do
       nil
     else
       key = {__MODULE__, :next_progress}
-      Process.put(key, System.monotonic_time(:millisecond) + @progress_interval_ms)
+      Process.put(key, System.monotonic_time(:millisecond) + Progress.log_interval_ms())
 
       fn progress ->
         now = System.monotonic_time(:millisecond)
 
         if now >= Process.get(key) do
-          Process.put(key, now + @progress_interval_ms)
+          Process.put(key, now + Progress.log_interval_ms())
           Mix.shell().info(Progress.message(%{progress | repo: repo}))
         end
       end
