@@ -5,7 +5,7 @@ defmodule StructureLoader.ReleaseTest do
   # then runs with no psql, pg_dump, mix, elixir or erl on PATH against empty databases: it
   # must load each structure, and Ecto.Migrator must run the newer migrations and only those.
   # It runs against whatever server the PG* variables point at, PostgreSQL 13 to 18
-  # (scripts/test runs it on each).
+  # (scripts/test runs it on 13, 15 and 18).
   use ExUnit.Case, async: false
 
   alias StructureLoader.TestDB

@@ -1,6 +1,7 @@
 # The tests tagged :db need a PostgreSQL server, named by the PG* variables, and psql and
 # pg_dump to compare with (scripts/test provides all of them); the others run anywhere.
-# Besides, :fidelity and :release tag the suites scripts/test runs on every server major,
+# Besides, :fidelity, :managed and :release tag the suites scripts/test runs on other server
+# majors (the first two on every one, the release suite on the oldest and newest),
 # :example_app the Mix tasks run in the example app, and :package the build of the Hex
 # package's files alone (it needs cargo).
 server_variables = ~w(PGHOST PGPORT PGUSER PGPASSWORD)
